@@ -1,0 +1,1 @@
+"""A LangGraph agent with durable memory."""

@@ -1,0 +1,85 @@
+"""PostgreSQL through a psycopg connection pool. A namespace is a schema."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
+
+from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
+
+MAX_CONNECTIONS = 10
+CONNECT_TIMEOUT = 10.0  # seconds to wait for the first connection
+
+
+def connection_kwargs(settings: Settings) -> dict[str, Any]:
+    """What PostgresSaver requires of every connection, plus the namespace's schema."""
+    kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+    if settings.namespace != DEFAULT_NAMESPACE:
+        kwargs["options"] = f"-c search_path={settings.namespace}"
+    return kwargs
+
+
+def _create_schema(settings: Settings) -> sql.Composed | None:
+    if settings.namespace == DEFAULT_NAMESPACE:
+        return None
+    return sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(settings.namespace))
+
+
+def _unreachable(settings: Settings) -> CheckpointError:
+    return CheckpointError(
+        f"connection failed: no PostgreSQL answered at {settings.redacted} "
+        f"within {CONNECT_TIMEOUT:g} s (is the server running? is POSTGRES_URL right?)"
+    )
+
+
+@contextmanager
+def open_saver(settings: Settings) -> Iterator[PostgresSaver]:
+    pool = ConnectionPool(
+        settings.connection_string,
+        max_size=MAX_CONNECTIONS,
+        kwargs=connection_kwargs(settings),
+        check=ConnectionPool.check_connection,
+        open=False,
+    )
+    try:
+        pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+    except PoolTimeout:
+        pool.close()
+        raise _unreachable(settings) from None
+    with pool:
+        if (create := _create_schema(settings)) is not None:
+            with pool.connection() as conn:
+                conn.execute(create)
+        saver = PostgresSaver(pool)  # type: ignore[arg-type]  # pool of dict_row connections
+        saver.setup()
+        yield saver
+
+
+@asynccontextmanager
+async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncPostgresSaver]:
+    pool = AsyncConnectionPool(
+        settings.connection_string,
+        max_size=MAX_CONNECTIONS,
+        kwargs=connection_kwargs(settings),
+        check=AsyncConnectionPool.check_connection,
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+    except PoolTimeout:
+        await pool.close()
+        raise _unreachable(settings) from None
+    async with pool:
+        if (create := _create_schema(settings)) is not None:
+            async with pool.connection() as conn:
+                await conn.execute(create)
+        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+        await saver.setup()
+        yield saver

@@ -1,0 +1,40 @@
+"""Every backend, sync and async, and every preset: render with Copier, install the project
+into a fresh virtual environment, lint it, and run its own checkpoint tests against a real
+server of that backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import URL_ENV, Servers, catalogue, install, render, run
+
+TYPES = ["memory", "sqlite", "postgres", "redis", "mongodb", "custom"]
+PRESETS = ["sqlite-persistent", "postgres-production", "redis-distributed", "mongodb-cloud"]
+
+CASES = [
+    pytest.param({"type": t, "async": a}, id=f"{t}-{'async' if a else 'sync'}")
+    for t in TYPES
+    for a in (False, True)
+] + [pytest.param({"preset": p}, id=p) for p in PRESETS]
+
+
+def backend_env(data: dict[str, object], servers: Servers) -> dict[str, str]:
+    """Points the project at this suite's server for its backend."""
+    type_ = str(data.get("type") or catalogue.preset_value(str(data["preset"]), "type"))
+    return {URL_ENV[type_]: servers.url(type_)} if type_ in URL_ENV else {}
+
+
+@pytest.mark.parametrize("data", CASES)
+def test_generated_project_passes_its_own_tests(
+    data: dict[str, object], tmp_path: Path, servers: Servers
+) -> None:
+    project = render(tmp_path / "agent", project_name="agent", **data)
+    python = install(project)
+    bin_ = python.parent
+
+    run([bin_ / "ruff", "check", "."], cwd=project)
+    env = backend_env(data, servers)
+    run([python, "-m", "agent"], cwd=project, env=env)
+    result = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env)
+    assert " passed" in result.stdout and "failed" not in result.stdout
