@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
 
 from ..settings import Settings
+from ..store import Stats, Thread
 
 _SAVERS: dict[str, InMemorySaver] = {}
 
@@ -24,3 +26,30 @@ def open_saver(settings: Settings) -> Iterator[InMemorySaver]:
 @asynccontextmanager
 async def aopen_saver(settings: Settings) -> AsyncIterator[InMemorySaver]:
     yield _saver(settings)
+
+
+def stats(saver: InMemorySaver, settings: Settings) -> Stats:
+    checkpoints = sum(len(ids) for ns in saver.storage.values() for ids in ns.values())
+    return Stats(len(saver.storage), checkpoints, None)
+
+
+def threads(saver: InMemorySaver, limit: int | None) -> list[Thread]:
+    found = [
+        Thread(thread_id, sum(map(len, ns.values())), max(max(ids) for ids in ns.values() if ids))
+        for thread_id, ns in saver.storage.items()
+        if any(ns.values())
+    ]
+    found.sort(key=lambda t: t.latest_id, reverse=True)
+    return found[:limit] if limit is not None else found
+
+
+def delete_checkpoint(saver: InMemorySaver, target: CheckpointTuple) -> None:
+    c = target.config["configurable"]
+    thread_id, ns, checkpoint_id = c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"]
+    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    chain = saver.storage[thread_id][ns]
+    del chain[checkpoint_id]
+    for child_id, (checkpoint, metadata, parent_id) in list(chain.items()):
+        if parent_id == checkpoint_id:
+            chain[child_id] = (checkpoint, metadata, parent)
+    saver.writes.pop((thread_id, ns, checkpoint_id), None)

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.mongodb import MongoDBSaver
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
+from ..store import Stats, Thread
 
 CONNECT_TIMEOUT_MS = 10_000
 
@@ -54,3 +57,41 @@ def open_saver(settings: Settings) -> Iterator[MongoDBSaver]:
 async def aopen_saver(settings: Settings) -> AsyncIterator[MongoDBSaver]:
     with open_saver(settings) as saver:
         yield saver
+
+
+# Native queries for `lg-memory` (see ../store.py): counts without loading checkpoints.
+def stats(saver: MongoDBSaver, settings: Settings) -> Stats:
+    checkpoints = saver.checkpoint_collection
+    threads = len(checkpoints.distinct("thread_id"))
+    size: int | None = 0
+    for collection in (checkpoints, saver.writes_collection):
+        try:
+            size = (size or 0) + int(saver.db.command("collStats", collection.name)["size"])
+        except (PyMongoError, KeyError):  # some MongoDB-compatible servers lack collStats
+            size = None
+            break
+    return Stats(threads, checkpoints.count_documents({}), size)
+
+
+def threads(saver: MongoDBSaver, limit: int | None) -> list[Thread]:
+    pipeline: list[dict[str, Any]] = [
+        {"$group": {"_id": "$thread_id", "n": {"$sum": 1}, "latest": {"$max": "$checkpoint_id"}}},
+        {"$sort": {"latest": -1}},
+    ]
+    if limit is not None:
+        pipeline.append({"$limit": limit})
+    return [
+        Thread(d["_id"], d["n"], d["latest"]) for d in saver.checkpoint_collection.aggregate(pipeline)
+    ]
+
+
+def delete_checkpoint(saver: MongoDBSaver, target: CheckpointTuple) -> None:
+    c = target.config["configurable"]
+    key = {"thread_id": c["thread_id"], "checkpoint_ns": c["checkpoint_ns"]}
+    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    saver.checkpoint_collection.update_many(
+        {**key, "parent_checkpoint_id": c["checkpoint_id"]},
+        {"$set": {"parent_checkpoint_id": parent}},
+    )
+    for collection in (saver.checkpoint_collection, saver.writes_collection):
+        collection.delete_many({**key, "checkpoint_id": c["checkpoint_id"]})

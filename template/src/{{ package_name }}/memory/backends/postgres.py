@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg import sql
@@ -13,6 +14,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
+from ..store import Stats, Thread
 
 MAX_CONNECTIONS = 10
 CONNECT_TIMEOUT = 10.0  # seconds to wait for the first connection
@@ -83,3 +85,50 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncPostgresSaver]:
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         await saver.setup()
         yield saver
+
+
+# Native queries for `lg-memory` (see ../store.py): counts without loading checkpoints.
+def stats(saver: PostgresSaver, settings: Settings) -> Stats:
+    with saver._cursor() as cur:
+        cur.execute(
+            "SELECT count(DISTINCT thread_id) AS threads, count(*) AS checkpoints, "
+            "(SELECT sum(pg_total_relation_size(to_regclass(t))) FROM unnest("
+            "ARRAY['checkpoints', 'checkpoint_blobs', 'checkpoint_writes']) AS t) AS size "
+            "FROM checkpoints"
+        )
+        row = cur.fetchone()
+    assert row is not None
+    return Stats(row["threads"], row["checkpoints"], int(row["size"] or 0))
+
+
+def threads(saver: PostgresSaver, limit: int | None) -> list[Thread]:
+    with saver._cursor() as cur:
+        cur.execute(
+            "SELECT thread_id, count(*) AS n, max(checkpoint_id) AS latest FROM checkpoints "
+            "GROUP BY thread_id ORDER BY latest DESC LIMIT %s",
+            (limit,),
+        )
+        return [Thread(r["thread_id"], r["n"], r["latest"]) for r in cur.fetchall()]
+
+
+def delete_checkpoint(saver: PostgresSaver, target: CheckpointTuple) -> None:
+    c = target.config["configurable"]
+    key = (c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"])
+    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    where = "thread_id = %s AND checkpoint_ns = %s"
+    with saver._cursor(pipeline=True) as cur:
+        cur.execute(
+            f"UPDATE checkpoints SET parent_checkpoint_id = %s "
+            f"WHERE {where} AND parent_checkpoint_id = %s",
+            (parent, *key),
+        )
+        cur.execute(f"DELETE FROM checkpoints WHERE {where} AND checkpoint_id = %s", key)
+        cur.execute(f"DELETE FROM checkpoint_writes WHERE {where} AND checkpoint_id = %s", key)
+        # Channel values are shared between checkpoints: drop only those no one references.
+        cur.execute(
+            f"DELETE FROM checkpoint_blobs b WHERE {where} AND NOT EXISTS ("
+            "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
+            "AND c.checkpoint_ns = b.checkpoint_ns "
+            "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+            key[:2],
+        )

@@ -6,10 +6,21 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
+from langgraph.checkpoint.redis.util import (
+    from_storage_safe_str,
+    to_storage_safe_id,
+    to_storage_safe_str,
+)
+from redisvl.utils.token_escaper import TokenEscaper
 from redis.exceptions import ConnectionError, ResponseError
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
+from ..store import Stats, Thread
+
+_escape = TokenEscaper().escape
 
 
 def saver_kwargs(settings: Settings) -> dict[str, Any]:
@@ -56,3 +67,91 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncRedisSaver]:
         except (ConnectionError, ResponseError) as exc:
             raise _setup_failed(settings, exc) from None
         yield saver
+
+
+# Native queries for `lg-memory` (see ../store.py). RedisSaver.list() stops at 10,000
+# results and ignores `before`, so these walk the search index with a cursor instead.
+def _aggregate(saver: RedisSaver, *args: str | int) -> Iterator[dict[str, str]]:
+    """FT.AGGREGATE over the checkpoints index, every row, through a cursor."""
+    client = saver._redis
+    index = saver._checkpoint_prefix
+    reply = client.execute_command("FT.AGGREGATE", index, *args, "WITHCURSOR", "COUNT", 1000)
+    while True:
+        rows, cursor = reply
+        for row in rows[1:]:
+            yield {_text(row[i]): _text(row[i + 1]) for i in range(0, len(row), 2)}
+        if not cursor:
+            return
+        reply = client.execute_command("FT.CURSOR", "READ", index, cursor)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def stats(saver: RedisSaver, settings: Settings) -> Stats:
+    info = saver._redis.ft(saver._checkpoint_prefix).info()
+    threads = sum(1 for _ in _aggregate(saver, "*", "GROUPBY", 1, "@thread_id"))
+    size = 0
+    pipe = saver._redis.pipeline(transaction=False)
+    for prefix in (saver._checkpoint_prefix, saver._checkpoint_write_prefix):
+        for key in saver._redis.scan_iter(match=f"{prefix}:*", count=1000):
+            pipe.memory_usage(key)
+        size += sum(n or 0 for n in pipe.execute())
+    return Stats(threads, int(info["num_docs"]), size)
+
+
+def threads(saver: RedisSaver, limit: int | None) -> list[Thread]:
+    rows = _aggregate(
+        saver, "*", "GROUPBY", 1, "@thread_id", "REDUCE", "COUNT", 0, "AS", "n",
+        "REDUCE", "MAX", 1, "@checkpoint_ts", "AS", "latest", "SORTBY", 2, "@latest", "DESC",
+    )  # fmt: skip
+    found = [Thread(r["thread_id"], int(r["n"]), r["latest"]) for r in rows]
+    return found[:limit] if limit is not None else found
+
+
+def iter_store(saver: RedisSaver, thread_id: str | None = None) -> Iterator[CheckpointTuple]:
+    """Every checkpoint, ordered by (thread_id, checkpoint_ns, checkpoint_id)."""
+    ids = [thread_id] if thread_id is not None else sorted(t.thread_id for t in threads(saver, None))
+    for tid in ids:
+        query = f"@thread_id:{{{_escape(to_storage_safe_id(tid))}}}"
+        keys = sorted(
+            (from_storage_safe_str(r["checkpoint_ns"]), r["checkpoint_id"])
+            for r in _aggregate(saver, query, "LOAD", 2, "@checkpoint_ns", "@checkpoint_id")
+        )
+        for ns, checkpoint_id in keys:
+            config: RunnableConfig = {
+                "configurable": {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}
+            }
+            if (found := saver.get_tuple(config)) is not None:
+                yield found
+
+
+def keep_last(saver: RedisSaver, thread_id: str, keep: int) -> None:
+    saver.prune([thread_id], keep_last=keep, max_results=1_000_000)
+
+
+def delete_checkpoint(saver: RedisSaver, target: CheckpointTuple) -> None:
+    c = target.config["configurable"]
+    tid, ns = to_storage_safe_id(c["thread_id"]), to_storage_safe_str(c["checkpoint_ns"])
+    checkpoint_id = to_storage_safe_id(c["checkpoint_id"])
+    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    client = saver._redis
+    key = f"{saver._checkpoint_prefix}:{tid}:{ns}:{checkpoint_id}"
+    children = _aggregate(
+        saver,
+        f"@thread_id:{{{_escape(tid)}}} @parent_checkpoint_id:{{{_escape(checkpoint_id)}}}",
+        "LOAD", 1, "@__key",
+    )  # fmt: skip
+    for child in children:
+        client.json().set(child["__key"], "$.parent_checkpoint_id", parent or "")
+    latest = f"{saver._checkpoint_prefix}_latest:{tid}:{ns}"
+    if _text(client.get(latest) or b"") == key:
+        if parent:
+            client.set(latest, f"{saver._checkpoint_prefix}:{tid}:{ns}:{parent}")
+        else:
+            client.delete(latest)
+    registry = f"write_keys_zset:{tid}:{ns}:{checkpoint_id}"
+    writes = list(client.scan_iter(match=f"{saver._checkpoint_write_prefix}:{tid}:{ns}:"
+                                   f"{checkpoint_id}:*", count=1000))
+    client.delete(key, registry, *writes)

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import aiosqlite
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from ..settings import DEFAULT_NAMESPACE, Settings
+from ..store import Stats, Thread
 
 
 def database_path(settings: Settings) -> str:
@@ -45,3 +47,47 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
         saver = AsyncSqliteSaver(conn)
         await saver.setup()
         yield saver
+
+
+# Native queries for `lg-memory` (see ../store.py): counts without loading checkpoints.
+def stats(saver: SqliteSaver, settings: Settings) -> Stats:
+    with saver.cursor(transaction=False) as cur:
+        threads, checkpoints = cur.execute(
+            "SELECT count(DISTINCT thread_id), count(*) FROM checkpoints"
+        ).fetchone()
+        (pages,) = cur.execute("PRAGMA page_count").fetchone()
+        (page_size,) = cur.execute("PRAGMA page_size").fetchone()
+    return Stats(threads, checkpoints, pages * page_size)
+
+
+def threads(saver: SqliteSaver, limit: int | None) -> list[Thread]:
+    with saver.cursor(transaction=False) as cur:
+        rows = cur.execute(
+            "SELECT thread_id, count(*), max(checkpoint_id) FROM checkpoints "
+            "GROUP BY thread_id ORDER BY 3 DESC LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+    return [Thread(*row) for row in rows]
+
+
+def delete_checkpoint(saver: SqliteSaver, target: CheckpointTuple) -> None:
+    c = target.config["configurable"]
+    key = (c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"])
+    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    with saver.cursor() as cur:
+        cur.execute(
+            "UPDATE checkpoints SET parent_checkpoint_id = ? "
+            "WHERE thread_id = ? AND checkpoint_ns = ? AND parent_checkpoint_id = ?",
+            (parent, *key),
+        )
+        for table in ("checkpoints", "writes"):
+            cur.execute(
+                f"DELETE FROM {table} "
+                "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
+                key,
+            )
+
+
+def vacuum(saver: SqliteSaver) -> None:
+    """Give the space of deleted rows back to the file system."""
+    saver.conn.execute("VACUUM")

@@ -1,0 +1,474 @@
+"""`lg-memory`: see, back up, restore, trim and clear the checkpoints of this project.
+
+    lg-memory list [--thread-id T] [--limit N]      lg-memory info
+    lg-memory export [--thread-id T] [-o FILE]      lg-memory import FILE [--dry-run]
+    lg-memory clear [--thread-id T [--checkpoint-id C]] [--yes] [--backup FILE]
+    lg-memory prune (--keep-last N | --older-than 7d)   lg-memory check
+    lg-memory migrate --from-type T [--from-connection-string S] --to-type T [...]
+
+Settings come from `.env` / the environment; --type, --connection-string and --namespace
+override them. Errors are one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+from langgraph.checkpoint.base import CheckpointTuple
+
+from . import backends, store, transfer
+from .settings import CheckpointError, Settings, load_settings
+from .store import Saver
+
+EXIT_ERROR, EXIT_USAGE = 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings: Settings | None = None
+    try:
+        settings = load_settings(args.type, args.connection_string, args.namespace)
+        command: Callable[[argparse.Namespace, Settings], int] = args.command
+        return command(args, settings)
+    except KeyboardInterrupt:
+        print("lg-memory: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every error is one line, never a traceback
+        if os.environ.get("LG_MEMORY_DEBUG"):
+            raise
+        print(f"lg-memory: error: {describe(exc, settings)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def describe(exc: BaseException, settings: Settings | None) -> str:
+    """One line naming the problem (the seed's error classes) and what to do."""
+    if isinstance(exc, CheckpointError):
+        message = str(exc)
+    elif isinstance(exc, sqlite3.DatabaseError):
+        text = str(exc)
+        if "full" in text:
+            message = f"storage full: {text}; free disk space, or prune old checkpoints"
+        elif "not a database" in text or "malformed" in text:
+            message = f"corrupted data: {text}; restore the file from a backup"
+        else:
+            message = f"database error: {text}"
+    elif type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool", "redis", "pymongo"):
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "disk" in text and "full" in text or "OOM" in text:
+            message = f"storage full: {text}"
+        else:
+            message = f"connection failed: {text}"
+    else:
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    if settings is not None:  # never print a password, whatever the library put in its message
+        message = message.replace(settings.connection_string, settings.redacted)
+    return message
+
+
+# ---- the commands -------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    with opened(settings) as (backend, saver):
+        found = store.stats(backend, saver, settings)
+    print(f"ok: {settings.label} at {settings.redacted or 'in process'}, namespace "
+          f"{settings.namespace}: {found.threads} threads, {found.checkpoints} checkpoints")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
+    with opened(settings) as (backend, saver):
+        found = store.stats(backend, saver, settings)
+    info = {
+        "memory_system": settings.label,
+        "connection": settings.redacted or "in process",
+        "async": settings.async_,
+        "threads": found.threads,
+        "total_checkpoints": found.checkpoints,
+        "namespace": settings.namespace,
+        "storage_bytes": found.storage_bytes,
+        "ttl_seconds": settings.ttl,
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    size = "unknown" if found.storage_bytes is None else human_size(found.storage_bytes)
+    print(f"Memory System: {settings.label}")
+    print(f"Connection: {info['connection']}")
+    print(f"Async: {'enabled' if settings.async_ else 'disabled'}")
+    print(f"Threads: {found.threads}")
+    print(f"Total Checkpoints: {found.checkpoints}")
+    print(f"Namespace: {settings.namespace}")
+    print(f"Storage Size: {size}")
+    if settings.ttl:
+        print(f"TTL: {settings.ttl} s")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    with opened(settings) as (backend, saver):
+        if args.thread_id:
+            store.require_thread(saver, args.thread_id)
+            chosen = [args.thread_id]
+        else:
+            chosen = [t.thread_id for t in store.threads(backend, saver, args.limit)]
+        listing = [describe_thread(saver, thread_id, args.checkpoints) for thread_id in chosen]
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    for thread in listing:
+        print(f"Thread: {thread['thread_id']} ({thread['checkpoints']} checkpoints)")
+        for ns, entries in thread["namespaces"].items():
+            indent = "  "
+            if ns:
+                print(f"  Subgraph: {ns}")
+                indent = "    "
+            if thread["shown"] < thread["checkpoints"] and not ns:
+                print(f"{indent}... {thread['checkpoints'] - thread['shown']} older not shown")
+            for e in entries:
+                mark = " (interrupted)" if e["interrupted"] else ""
+                print(f"{indent}{e['checkpoint_id']}  {e['time']}  step: {e['step']}{mark}")
+        print()
+    if not listing:
+        print(f"No threads in namespace {settings.namespace}.")
+    return 0
+
+
+def describe_thread(saver: Saver, thread_id: str, keep: int | None) -> dict[str, Any]:
+    """A thread's checkpoints grouped by checkpoint_ns (root first), oldest first."""
+    by_ns: dict[str, list[CheckpointTuple]] = {}
+    total = 0
+    for t in store.history(saver, thread_id):
+        total += 1
+        by_ns.setdefault(t.config["configurable"]["checkpoint_ns"], []).append(t)
+    paused = paused_before(saver, thread_id)
+    namespaces: dict[str, list[dict[str, Any]]] = {}
+    shown = 0
+    for ns in sorted(by_ns):
+        chain = by_ns[ns][::-1]  # oldest first
+        entries = []
+        for i, t in enumerate(chain):
+            step = store.step_name(t, chain[i - 1] if i else None)
+            latest = i == len(chain) - 1
+            entries.append(
+                {
+                    "checkpoint_id": t.checkpoint["id"],
+                    "time": store.timestamp(t.checkpoint["ts"]),
+                    "step": ", ".join(paused) if latest and not ns and paused else step,
+                    "interrupted": bool(latest and not ns and paused),
+                    "parent_checkpoint_id": (
+                        t.parent_config["configurable"]["checkpoint_id"] if t.parent_config else None
+                    ),
+                }
+            )
+        if keep is not None:
+            entries = entries[-keep:]
+        shown += len(entries)
+        namespaces[ns] = entries
+    return {"thread_id": thread_id, "checkpoints": total, "shown": shown, "namespaces": namespaces}
+
+
+def paused_before(saver: Saver, thread_id: str) -> tuple[str, ...]:
+    """The nodes a thread is waiting to run (its interrupt), () when it finished."""
+    from ..graph import compile_graph  # the project's own graph knows what comes next
+
+    try:
+        state = compile_graph(saver).get_state({"configurable": {"thread_id": thread_id}})
+    except Exception:  # a thread written by another graph: no marker rather than an error
+        return ()
+    return tuple(state.next)
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    with opened(settings) as (backend, saver):
+        if args.thread_id:
+            store.require_thread(saver, args.thread_id)
+        with output(args.output) as out:
+            summary = export_to(backend, saver, settings, out, args.thread_id)
+    report(f"exported {summary.checkpoints} checkpoints of {summary.threads} threads "
+           f"({summary.writes} pending writes) in {summary.seconds:.1f} s", args.output)
+    return 0
+
+
+def export_to(
+    backend: ModuleType, saver: Saver, settings: Settings, out: TextIO, thread_id: str | None
+) -> transfer.Summary:
+    tuples = (
+        backend.iter_store(saver, thread_id)
+        if hasattr(backend, "iter_store")
+        else transfer.iter_store(saver, thread_id)
+    )
+    with progress("export") as tick:
+        return transfer.export_checkpoints(
+            tuples,
+            out,
+            serde=saver.serde,
+            source={"type": settings.type, "namespace": settings.namespace},
+            thread_id=thread_id,
+            progress=tick,
+        )
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise CheckpointError(f"no such file: {path}")
+    with opened(settings) as (_, saver), progress("import") as tick:
+        summary = transfer.import_checkpoints(
+            saver, path, thread_id=args.thread_id, dry_run=args.dry_run, progress=tick
+        )
+    verb = "would import" if args.dry_run else "imported"
+    print(f"{verb} {summary.checkpoints} checkpoints of {summary.threads} threads "
+          f"({summary.writes} pending writes) from {path} in {summary.seconds:.1f} s")
+    return 0
+
+
+def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
+    if args.checkpoint_id and not args.thread_id:
+        raise CheckpointError("--checkpoint-id needs --thread-id")
+    with opened(settings) as (backend, saver):
+        before = store.stats(backend, saver, settings)
+        if args.checkpoint_id:
+            target = store.find_checkpoint(saver, args.thread_id, args.checkpoint_id)
+            scope = f"checkpoint {args.checkpoint_id} of thread {args.thread_id}"
+        elif args.thread_id:
+            store.require_thread(saver, args.thread_id)
+            scope = f"thread {args.thread_id}"
+        else:
+            scope = f"all {before.threads} threads of namespace {settings.namespace}"
+        confirm(f"Delete {scope} from {settings.label}?", args.yes)
+        if args.backup:
+            with open(args.backup, "w", encoding="utf-8") as out:
+                export_to(backend, saver, settings, out, args.thread_id)
+            transfer.read_export(Path(args.backup))  # verified before anything is deleted
+        if args.checkpoint_id:
+            store.delete_checkpoint(backend, saver, target)
+        else:
+            ids = [args.thread_id] if args.thread_id else all_thread_ids(backend, saver)
+            with progress("clear") as tick:
+                for n, thread_id in enumerate(ids, 1):
+                    saver.delete_thread(thread_id)
+                    tick(n)
+        if hasattr(backend, "vacuum"):
+            backend.vacuum(saver)
+        after = store.stats(backend, saver, settings)
+        verify_cleared(saver, args)
+    freed = ""
+    if before.storage_bytes is not None and after.storage_bytes is not None:
+        freed = f", {human_size(max(0, before.storage_bytes - after.storage_bytes))} freed"
+    print(f"cleared {scope}: {before.checkpoints - after.checkpoints} checkpoints deleted{freed}")
+    return 0
+
+
+def verify_cleared(saver: Saver, args: argparse.Namespace) -> None:
+    if args.checkpoint_id:
+        with contextlib.suppress(CheckpointError):
+            store.find_checkpoint(saver, args.thread_id, args.checkpoint_id)
+            raise CheckpointError(f"checkpoint {args.checkpoint_id} is still there after clear")
+    elif args.thread_id:
+        if next(iter(store.history(saver, args.thread_id)), None) is not None:
+            raise CheckpointError(f"thread {args.thread_id} still has checkpoints after clear")
+
+
+def all_thread_ids(backend: ModuleType, saver: Saver) -> list[str]:
+    return [t.thread_id for t in store.threads(backend, saver)]
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    if (args.keep_last is None) == (args.older_than is None):
+        raise CheckpointError("prune needs exactly one of --keep-last N or --older-than DURATION")
+    with opened(settings) as (backend, saver):
+        before = store.stats(backend, saver, settings)
+        found = store.threads(backend, saver)
+        if args.older_than is not None:
+            cutoff = datetime.now(timezone.utc) - parse_duration(args.older_than)
+            stale = [t.thread_id for t in found if thread_time(saver, t.thread_id) < cutoff]
+            with progress("prune") as tick:
+                for n, thread_id in enumerate(stale, 1):
+                    saver.delete_thread(thread_id)
+                    tick(n)
+            what = f"{len(stale)} threads idle for more than {args.older_than}"
+        else:
+            if args.keep_last < 1:
+                raise CheckpointError("--keep-last must be 1 or more (use clear to delete all)")
+            with progress("prune") as tick:
+                for n, t in enumerate(found, 1):
+                    keep_last(backend, saver, t.thread_id, args.keep_last)
+                    tick(n)
+            what = f"all but the last {args.keep_last} checkpoints of each thread"
+        if hasattr(backend, "vacuum"):
+            backend.vacuum(saver)
+        after = store.stats(backend, saver, settings)
+    print(f"pruned {what}: {before.checkpoints - after.checkpoints} checkpoints deleted")
+    return 0
+
+
+def keep_last(backend: ModuleType, saver: Saver, thread_id: str, keep: int) -> None:
+    if hasattr(backend, "keep_last"):
+        backend.keep_last(saver, thread_id, keep)
+        return
+    chains: dict[str, list[CheckpointTuple]] = {}
+    for t in store.history(saver, thread_id):
+        chains.setdefault(t.config["configurable"]["checkpoint_ns"], []).append(t)
+    for chain in chains.values():
+        for old in chain[keep:]:  # newest first, so these are the oldest
+            store.delete_checkpoint(backend, saver, old)
+
+
+def thread_time(saver: Saver, thread_id: str) -> datetime:
+    latest = saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+    if latest is None:
+        return datetime.max.replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(latest.checkpoint["ts"])
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    source = load_settings(args.from_type, args.from_connection_string, args.namespace)
+    target = load_settings(args.to_type or settings.type, args.connection_string, args.namespace)
+    if (source.type, source.connection_string) == (target.type, target.connection_string):
+        raise CheckpointError("--from-type and --to-type name the same store")
+    backup_dir = Path("lg-memory-backups")
+    backup_dir.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = backup_dir / f"{source.type}-{source.namespace}-{stamp}.jsonl"
+    start = time.perf_counter()
+    with opened(source) as (backend, saver), open(backup, "w", encoding="utf-8") as out:
+        exported = export_to(backend, saver, source, out, None)
+    transfer.read_export(backup)
+    with opened(target) as (_, saver), progress("import") as tick:
+        imported = transfer.import_checkpoints(saver, backup, progress=tick)
+    print(f"migrated {imported.checkpoints} checkpoints of {imported.threads} threads "
+          f"from {source.label} to {target.label} in {time.perf_counter() - start:.1f} s "
+          f"(backup: {backup}); the {source.label} store is left as it was")
+    if imported.checkpoints != exported.checkpoints:
+        raise CheckpointError("migration error: counts differ between source and target")
+    return 0
+
+
+# ---- plumbing -----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def opened(settings: Settings) -> Iterator[tuple[ModuleType, Saver]]:
+    backend = backends.load(settings.type)
+    with backend.open_saver(settings) as saver:
+        yield backend, saver
+
+
+@contextlib.contextmanager
+def output(path: str | None) -> Iterator[TextIO]:
+    """stdout, or a file that only appears once complete (no half-written backups)."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    final = Path(path)
+    partial = final.with_name(final.name + ".partial")
+    try:
+        with open(partial, "w", encoding="utf-8") as out:
+            yield out
+        partial.replace(final)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def progress(what: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc=what, unit=" items", file=sys.stderr, leave=False) as bar:
+        yield lambda n: bar.update(n - bar.n)
+
+
+def confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CheckpointError("refusing to delete without confirmation: add --yes")
+    if input(f"{question} [y/N] ").strip().lower() not in ("y", "yes"):
+        raise CheckpointError("cancelled: nothing was deleted")
+
+
+def report(message: str, output_path: str | None) -> None:
+    # With the export on stdout, the summary goes to stderr so `> backup.json` stays clean.
+    print(message, file=sys.stderr if output_path in (None, "-") else sys.stdout)
+
+
+def parse_duration(text: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)\s*([smhdw])", text.strip())
+    if not match:
+        raise CheckpointError(f"bad duration {text!r}: use a number and s, m, h, d or w (e.g. 7d)")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match[2]]
+    return timedelta(seconds=int(match[1]) * seconds)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--type", help="memory system type (default: this project's)")
+    common.add_argument("--connection-string", help="overrides the environment's")
+    common.add_argument("--namespace", help="checkpoint namespace (default: this project's)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    root = argparse.ArgumentParser(
+        prog="lg-memory", description="Manage this LangGraph project's checkpoints."
+    )
+    sub = root.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable[..., int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(command=func)
+        return p
+
+    p = command("list", cmd_list, "list threads and their checkpoints")
+    p.add_argument("--thread-id")
+    p.add_argument("--limit", type=int, default=20, help="threads to show, newest first")
+    p.add_argument("--checkpoints", type=int, default=20, help="checkpoints per thread")
+    command("info", cmd_info, "summarise the store")
+    command("check", cmd_check, "connect and verify the storage is initialised")
+    p = command("export", cmd_export, "write checkpoints to a backup file (stdout by default)")
+    p.add_argument("--thread-id")
+    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p = command("import", cmd_import, "restore checkpoints from an export file")
+    p.add_argument("file")
+    p.add_argument("--thread-id", help="import this thread only")
+    p.add_argument("--dry-run", action="store_true", help="verify and count, write nothing")
+    p = command("clear", cmd_clear, "delete checkpoints")
+    p.add_argument("--thread-id")
+    p.add_argument("--checkpoint-id")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--backup", metavar="FILE", help="export the scope to FILE first")
+    p = command("prune", cmd_prune, "apply a retention policy")
+    p.add_argument("--keep-last", type=int, metavar="N", help="keep the N newest per thread")
+    p.add_argument("--older-than", metavar="DURATION", help="delete threads idle longer (7d)")
+    p = command("migrate", cmd_migrate, "copy every checkpoint to another backend")
+    p.add_argument("--from-type", required=True)
+    p.add_argument("--from-connection-string")
+    p.add_argument("--to-type")
+    return root
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""What is stored, backend-independently: counts, threads, histories, deletions.
+
+Each operation uses the backend module's native query when it has one (`stats`,
+`threads`, `delete_checkpoints`), and otherwise LangGraph's public saver API.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+from .settings import CheckpointError, Settings
+
+Saver = BaseCheckpointSaver[Any]
+
+
+@dataclass(frozen=True)
+class Stats:
+    threads: int
+    checkpoints: int
+    storage_bytes: int | None  # None: the backend cannot tell
+
+
+@dataclass(frozen=True)
+class Thread:
+    thread_id: str
+    checkpoints: int
+    latest_id: str  # checkpoint ids sort by time, so this dates the thread
+
+
+def stats(backend: ModuleType, saver: Saver, settings: Settings) -> Stats:
+    if hasattr(backend, "stats"):
+        result: Stats = backend.stats(saver, settings)
+        return result
+    counts = Counter(t.config["configurable"]["thread_id"] for t in saver.list(None))
+    return Stats(len(counts), sum(counts.values()), None)
+
+
+def threads(backend: ModuleType, saver: Saver, limit: int | None = None) -> list[Thread]:
+    """Threads, most recently updated first."""
+    if hasattr(backend, "threads"):
+        result: list[Thread] = backend.threads(saver, limit)
+        return result
+    found: dict[str, Thread] = {}
+    for t in saver.list(None):
+        thread_id = t.config["configurable"]["thread_id"]
+        checkpoint_id = t.checkpoint["id"]
+        old = found.get(thread_id)
+        found[thread_id] = Thread(
+            thread_id,
+            (old.checkpoints if old else 0) + 1,
+            max(checkpoint_id, old.latest_id) if old else checkpoint_id,
+        )
+    ordered = sorted(found.values(), key=lambda t: t.latest_id, reverse=True)
+    return ordered[:limit] if limit is not None else ordered
+
+
+def history(saver: Saver, thread_id: str) -> Iterator[CheckpointTuple]:
+    """Every checkpoint of a thread, in all its namespaces, newest first."""
+    return saver.list({"configurable": {"thread_id": thread_id}})
+
+
+def require_thread(saver: Saver, thread_id: str) -> None:
+    if saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}) is None:
+        raise CheckpointError(f"checkpoint not found: no thread {thread_id!r} in this namespace")
+
+
+def find_checkpoint(saver: Saver, thread_id: str, checkpoint_id: str) -> CheckpointTuple:
+    for t in history(saver, thread_id):
+        if t.checkpoint["id"] == checkpoint_id:
+            return t
+    raise CheckpointError(
+        f"checkpoint not found: thread {thread_id!r} has no checkpoint {checkpoint_id!r}"
+    )
+
+
+def delete_checkpoint(backend: ModuleType, saver: Saver, target: CheckpointTuple) -> None:
+    """Delete one checkpoint and its writes; its children then hang from its parent."""
+    if not hasattr(backend, "delete_checkpoint"):
+        raise CheckpointError(
+            f"clearing a single checkpoint is not supported by the {backend.__name__} backend"
+        )
+    backend.delete_checkpoint(saver, target)
+
+
+def step_name(current: CheckpointTuple, parent: CheckpointTuple | None) -> str:
+    """The node(s) that produced a checkpoint: those whose `versions_seen` moved."""
+    source = current.metadata.get("source") if current.metadata else None
+    if source == "input":
+        return "input"
+    if source == "update":
+        return "update_state"
+    seen = current.checkpoint.get("versions_seen", {})
+    before = parent.checkpoint.get("versions_seen", {}) if parent else {}
+    nodes = [n for n, v in seen.items() if not n.startswith("__") and before.get(n) != v]
+    return ", ".join(sorted(nodes)) or str(source or "?")
+
+
+def timestamp(checkpoint_ts: str) -> str:
+    """ISO UTC from the checkpoint -> local `YYYY-MM-DD HH:MM:SS`."""
+    try:
+        return datetime.fromisoformat(checkpoint_ts).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return checkpoint_ts
