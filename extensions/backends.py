@@ -153,7 +153,7 @@ def preset_value(preset: str, key: str) -> Any:
 def package_name(project_name: str) -> str:
     """``My Agent-2`` -> ``my_agent_2``: a valid Python package name."""
     name = re.sub(r"[^0-9a-zA-Z]+", "_", project_name).strip("_").lower()
-    return name if name and not name[0].isdigit() else f"agent_{name}"
+    return f"agent_{name}" if name[:1].isdigit() else name
 
 
 def connection_error(type_: str, value: str) -> str:

@@ -34,6 +34,7 @@ def test_generated_project_passes_its_own_tests(
     bin_ = python.parent
 
     run([bin_ / "ruff", "check", "."], cwd=project)
+    run([bin_ / "ruff", "format", "--check", "."], cwd=project)
     env = backend_env(data, servers)
     run([python, "-m", "agent"], cwd=project, env=env)
     result = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env)

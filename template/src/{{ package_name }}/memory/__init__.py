@@ -1,10 +1,10 @@
 """The project's checkpointer, for the backend chosen when the project was rendered.
 
-    with open_checkpointer() as checkpointer:          # sync code
-        app = compile_graph(checkpointer)
+with open_checkpointer() as checkpointer:          # sync code
+    app = compile_graph(checkpointer)
 
-    async with aopen_checkpointer() as checkpointer:   # async code (ainvoke, astream)
-        app = compile_graph(checkpointer)
+async with aopen_checkpointer() as checkpointer:   # async code (ainvoke, astream)
+    app = compile_graph(checkpointer)
 """
 
 from __future__ import annotations

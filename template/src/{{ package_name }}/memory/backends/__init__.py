@@ -20,9 +20,9 @@ def load(type: str) -> ModuleType:
     try:
         return importlib.import_module(f".{type}", __name__)
     except ModuleNotFoundError as exc:
-        if type not in _EXTRAS or not (exc.name or "").startswith(("langgraph", "psycopg",
-                                                                    "redis", "pymongo",
-                                                                    "aiosqlite")):
+        if type not in _EXTRAS or not (exc.name or "").startswith(
+            ("langgraph", "psycopg", "redis", "pymongo", "aiosqlite")
+        ):
             raise
         package = __name__.split(".")[0].replace("_", "-")
         raise CheckpointError(

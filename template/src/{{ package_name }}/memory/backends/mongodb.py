@@ -81,7 +81,8 @@ def threads(saver: MongoDBSaver, limit: int | None) -> list[Thread]:
     if limit is not None:
         pipeline.append({"$limit": limit})
     return [
-        Thread(d["_id"], d["n"], d["latest"]) for d in saver.checkpoint_collection.aggregate(pipeline)
+        Thread(d["_id"], d["n"], d["latest"])
+        for d in saver.checkpoint_collection.aggregate(pipeline)
     ]
 
 

@@ -14,8 +14,8 @@ from langgraph.checkpoint.redis.util import (
     to_storage_safe_id,
     to_storage_safe_str,
 )
-from redisvl.utils.token_escaper import TokenEscaper
 from redis.exceptions import ConnectionError, ResponseError
+from redisvl.utils.token_escaper import TokenEscaper
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread
@@ -112,7 +112,9 @@ def threads(saver: RedisSaver, limit: int | None) -> list[Thread]:
 
 def iter_store(saver: RedisSaver, thread_id: str | None = None) -> Iterator[CheckpointTuple]:
     """Every checkpoint, ordered by (thread_id, checkpoint_ns, checkpoint_id)."""
-    ids = [thread_id] if thread_id is not None else sorted(t.thread_id for t in threads(saver, None))
+    ids = (
+        [thread_id] if thread_id is not None else sorted(t.thread_id for t in threads(saver, None))
+    )
     for tid in ids:
         query = f"@thread_id:{{{_escape(to_storage_safe_id(tid))}}}"
         keys = sorted(
@@ -121,7 +123,11 @@ def iter_store(saver: RedisSaver, thread_id: str | None = None) -> Iterator[Chec
         )
         for ns, checkpoint_id in keys:
             config: RunnableConfig = {
-                "configurable": {"thread_id": tid, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}
+                "configurable": {
+                    "thread_id": tid,
+                    "checkpoint_ns": ns,
+                    "checkpoint_id": checkpoint_id,
+                }
             }
             if (found := saver.get_tuple(config)) is not None:
                 yield found
@@ -152,6 +158,9 @@ def delete_checkpoint(saver: RedisSaver, target: CheckpointTuple) -> None:
         else:
             client.delete(latest)
     registry = f"write_keys_zset:{tid}:{ns}:{checkpoint_id}"
-    writes = list(client.scan_iter(match=f"{saver._checkpoint_write_prefix}:{tid}:{ns}:"
-                                   f"{checkpoint_id}:*", count=1000))
+    writes = list(
+        client.scan_iter(
+            match=f"{saver._checkpoint_write_prefix}:{tid}:{ns}:{checkpoint_id}:*", count=1000
+        )
+    )
     client.delete(key, registry, *writes)
