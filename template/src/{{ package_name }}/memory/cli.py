@@ -123,10 +123,11 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as (backend, saver):
         if args.thread_id:
             store.require_thread(saver, args.thread_id)
-            chosen = [args.thread_id]
+            count = sum(1 for _ in store.history(saver, args.thread_id))
+            chosen = [store.Thread(args.thread_id, count, "")]
         else:
-            chosen = [t.thread_id for t in store.threads(backend, saver, args.limit)]
-        listing = [describe_thread(saver, thread_id, args.checkpoints) for thread_id in chosen]
+            chosen = store.threads(backend, saver, args.limit)
+        listing = [describe_thread(saver, thread, args.checkpoints) for thread in chosen]
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
@@ -137,10 +138,11 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             if ns:
                 print(f"  Subgraph: {ns}")
                 indent = "    "
-            if thread["shown"] < thread["checkpoints"] and not ns:
+            if thread["shown"] < thread["checkpoints"] and ns == min(thread["namespaces"]):
                 print(f"{indent}... {thread['checkpoints'] - thread['shown']} older not shown")
             for e in entries:
-                mark = " (interrupted)" if e["interrupted"] else ""
+                paused = e["interrupted_before"]
+                mark = f" (interrupted before {', '.join(paused)})" if paused else ""
                 print(f"{indent}{e['checkpoint_id']}  {e['time']}  step: {e['step']}{mark}")
         print()
     if not listing:
@@ -148,40 +150,43 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def describe_thread(saver: Saver, thread_id: str, keep: int | None) -> dict[str, Any]:
-    """A thread's checkpoints grouped by checkpoint_ns (root first), oldest first."""
+def describe_thread(saver: Saver, thread: store.Thread, keep: int) -> dict[str, Any]:
+    """A thread's newest `keep` checkpoints grouped by checkpoint_ns (root first), oldest first."""
     by_ns: dict[str, list[CheckpointTuple]] = {}
-    total = 0
-    for t in store.history(saver, thread_id):
-        total += 1
+    # One more than shown: the step of the oldest one shown is read against its parent.
+    for t in store.history(saver, thread.thread_id, limit=keep + 1):
         by_ns.setdefault(t.config["configurable"]["checkpoint_ns"], []).append(t)
-    paused = paused_before(saver, thread_id)
+    paused = paused_before(saver, thread.thread_id)
     namespaces: dict[str, list[dict[str, Any]]] = {}
-    shown = 0
     for ns in sorted(by_ns):
         chain = by_ns[ns][::-1]  # oldest first
         entries = []
         for i, t in enumerate(chain):
-            step = store.step_name(t, chain[i - 1] if i else None)
-            latest = i == len(chain) - 1
+            stopped = bool(paused) and not ns and i == len(chain) - 1
             entries.append(
                 {
                     "checkpoint_id": t.checkpoint["id"],
                     "time": store.timestamp(t.checkpoint["ts"]),
-                    "step": ", ".join(paused) if latest and not ns and paused else step,
-                    "interrupted": bool(latest and not ns and paused),
+                    "step": store.step_name(t, chain[i - 1] if i else None),
+                    "interrupted_before": list(paused) if stopped else None,
                     "parent_checkpoint_id": (
-                        t.parent_config["configurable"]["checkpoint_id"]
-                        if t.parent_config
-                        else None
+                        t.parent_config["configurable"]["checkpoint_id"] if t.parent_config else None
                     ),
                 }
             )
-        if keep is not None:
-            entries = entries[-keep:]
-        shown += len(entries)
         namespaces[ns] = entries
-    return {"thread_id": thread_id, "checkpoints": total, "shown": shown, "namespaces": namespaces}
+    shown = sum(map(len, namespaces.values()))
+    if shown > keep:  # drop the extra (oldest) one
+        oldest_ns = min(namespaces, key=lambda n: namespaces[n][0]["checkpoint_id"])
+        namespaces[oldest_ns] = namespaces[oldest_ns][1:]
+        namespaces = {n: e for n, e in namespaces.items() if e}
+        shown -= 1
+    return {
+        "thread_id": thread.thread_id,
+        "checkpoints": thread.checkpoints,
+        "shown": shown,
+        "namespaces": namespaces,
+    }
 
 
 def paused_before(saver: Saver, thread_id: str) -> tuple[str, ...]:

@@ -61,9 +61,9 @@ def threads(backend: ModuleType, saver: Saver, limit: int | None = None) -> list
     return ordered[:limit] if limit is not None else ordered
 
 
-def history(saver: Saver, thread_id: str) -> Iterator[CheckpointTuple]:
-    """Every checkpoint of a thread, in all its namespaces, newest first."""
-    return saver.list({"configurable": {"thread_id": thread_id}})
+def history(saver: Saver, thread_id: str, limit: int | None = None) -> Iterator[CheckpointTuple]:
+    """The checkpoints of a thread, in all its namespaces, newest first."""
+    return saver.list({"configurable": {"thread_id": thread_id}}, limit=limit)
 
 
 def require_thread(saver: Saver, thread_id: str) -> None:
@@ -98,7 +98,8 @@ def step_name(current: CheckpointTuple, parent: CheckpointTuple | None) -> str:
         return "update_state"
     seen = current.checkpoint.get("versions_seen", {})
     before = parent.checkpoint.get("versions_seen", {}) if parent else {}
-    nodes = [n for n, v in seen.items() if not n.startswith("__") and before.get(n) != v]
+    # __interrupt__ tracks what interrupts have seen, not a node that ran.
+    nodes = [n for n, v in seen.items() if n != "__interrupt__" and before.get(n) != v]
     return ", ".join(sorted(nodes)) or str(source or "?")
 
 
