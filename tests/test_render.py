@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import catalogue, render
 
 SECRET = "s3cr3t-Pa55"
@@ -61,12 +62,16 @@ def test_default_is_sqlite_with_the_seed_environment(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"type": "postgres", "connection_string": "redis://localhost:6379"},
-         "PostgreSQL needs a postgresql:// or postgres:// URL"),
+        (
+            {"type": "postgres", "connection_string": "redis://localhost:6379"},
+            "PostgreSQL needs a postgresql:// or postgres:// URL",
+        ),
         ({"type": "redis", "connection_string": "localhost:6379"}, "Redis needs a redis://"),
-        ({"type": "mongodb", "connection_string": "postgresql://x/y"}, "MongoDB needs a mongodb://"),
-        ({"type": "sqlite", "connection_string": "postgresql://x/y"},
-         "SQLite takes a file path"),
+        (
+            {"type": "mongodb", "connection_string": "postgresql://x/y"},
+            "MongoDB needs a mongodb://",
+        ),
+        ({"type": "sqlite", "connection_string": "postgresql://x/y"}, "SQLite takes a file path"),
         ({"type": "postgres", "connection_string": ""}, "PostgreSQL needs a connection string"),
         ({"ttl": "-5"}, "ttl must be a whole number of seconds"),
         ({"ttl": "1.5"}, "ttl must be a whole number of seconds"),
@@ -118,8 +123,15 @@ def test_every_type_renders_its_docs_and_env(tmp_path: Path, type_: str) -> None
     docs = (project / "docs" / "memory.md").read_text()
     label = catalogue.BACKENDS[type_]["label"]
     assert f"# Memory: {label} checkpointer" in docs
-    for heading in ("## Settings", "### Threads", "### Human-in-the-loop", "### Time travel",
-                    "## Switching backends", "Pros:", "Cons:"):
+    for heading in (
+        "## Settings",
+        "### Threads",
+        "### Human-in-the-loop",
+        "### Time travel",
+        "## Switching backends",
+        "Pros:",
+        "Cons:",
+    ):
         assert heading in docs
     env = catalogue.BACKENDS[type_]["env"]
     if env:

@@ -14,13 +14,14 @@ from typing import Any
 import psycopg
 import pymongo
 import pytest
-import services
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 from langgraph.checkpoint.mongodb import MongoDBSaver
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.redis import RedisSaver
 from psycopg.rows import dict_row
+
+import services
 
 CONFIG: RunnableConfig = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
 
