@@ -169,9 +169,7 @@ def describe_thread(saver: Saver, thread: store.Thread, keep: int) -> dict[str, 
                     "time": store.timestamp(t.checkpoint["ts"]),
                     "step": store.step_name(t, chain[i - 1] if i else None),
                     "interrupted_before": list(paused) if stopped else None,
-                    "parent_checkpoint_id": (
-                        t.parent_config["configurable"]["checkpoint_id"] if t.parent_config else None
-                    ),
+                    "parent_checkpoint_id": store.parent_id(t),
                 }
             )
         namespaces[ns] = entries

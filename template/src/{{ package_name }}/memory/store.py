@@ -89,6 +89,10 @@ def delete_checkpoint(backend: ModuleType, saver: Saver, target: CheckpointTuple
     backend.delete_checkpoint(saver, target)
 
 
+def parent_id(t: CheckpointTuple) -> str | None:
+    return t.parent_config["configurable"]["checkpoint_id"] if t.parent_config else None
+
+
 def step_name(current: CheckpointTuple, parent: CheckpointTuple | None) -> str:
     """The node(s) that produced a checkpoint: those whose `versions_seen` moved."""
     source = current.metadata.get("source") if current.metadata else None

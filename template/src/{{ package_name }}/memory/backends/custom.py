@@ -50,6 +50,8 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from ..store import Stats, parent_id
+
 if TYPE_CHECKING:
     from ..settings import Settings
 
@@ -211,12 +213,12 @@ class FileCheckpointSaver(BaseCheckpointSaver[str]):
             if blob is not None and blob["value"][0] != "empty":
                 channel_values[channel] = self.serde.loads_typed(_unpack(blob["value"]))
 
-        parent_id: str | None = document["parent_checkpoint_id"]
+        parent: str | None = document["parent_checkpoint_id"]
         return CheckpointTuple(
             config=config,
             checkpoint={**checkpoint, "channel_values": channel_values},
             metadata=metadata,
-            parent_config=(_config(thread_id, checkpoint_ns, parent_id) if parent_id else None),
+            parent_config=(_config(thread_id, checkpoint_ns, parent) if parent else None),
             pending_writes=self._load_writes(ns_key, checkpoint_id),
         )
 
@@ -443,7 +445,7 @@ def _namespace_root(settings: Settings) -> Path:
 
 
 # settings.ttl is ignored: files stay until delete_thread removes them. Expire old
-# threads with a scheduled job, or use a store that has TTLs built in.
+# threads with `lg-memory prune --older-than`, or use a store that has TTLs built in.
 # settings.async_ is ignored too: the same saver serves sync and async graphs.
 
 
@@ -459,3 +461,32 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[FileCheckpointSaver]:
     saver = FileCheckpointSaver(_namespace_root(settings))
     await asyncio.to_thread(saver.setup)
     yield saver
+
+
+# Native operations for `lg-memory` (see ../store.py), built on the same primitives.
+def stats(saver: FileCheckpointSaver, settings: Settings) -> Stats:
+    threads = list(saver._iter(("threads",)))
+    checkpoints = sum(
+        sum(1 for _ in saver._iter(("threads", t, ns, "checkpoints")))
+        for t in threads
+        for ns in saver._iter(("threads", t))
+    )
+    size = sum(f.stat().st_size for f in (saver.root / "threads").rglob("*") if f.is_file())
+    return Stats(len(threads), checkpoints, size)
+
+
+def delete_checkpoint(saver: FileCheckpointSaver, target: CheckpointTuple) -> None:
+    """Delete one checkpoint and its writes; its children then hang from its parent.
+
+    Channel values stay: other checkpoints of the thread may share them.
+    """
+    c = target.config["configurable"]
+    ns_key = saver._ns_key(c["thread_id"], c["checkpoint_ns"])
+    parent = parent_id(target)
+    for name in saver._iter((*ns_key, "checkpoints")):
+        document = saver._read((*ns_key, "checkpoints", name))
+        if document is not None and document["parent_checkpoint_id"] == c["checkpoint_id"]:
+            document["parent_checkpoint_id"] = parent
+            saver._write((*ns_key, "checkpoints", name), document)
+    saver._delete((*ns_key, "writes", _encode(c["checkpoint_id"])))
+    saver._file((*ns_key, "checkpoints", _encode(c["checkpoint_id"]))).unlink(missing_ok=True)

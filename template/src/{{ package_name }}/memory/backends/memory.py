@@ -9,7 +9,7 @@ from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
 
 from ..settings import Settings
-from ..store import Stats, Thread
+from ..store import Stats, Thread, parent_id
 
 _SAVERS: dict[str, InMemorySaver] = {}
 
@@ -46,10 +46,10 @@ def threads(saver: InMemorySaver, limit: int | None) -> list[Thread]:
 def delete_checkpoint(saver: InMemorySaver, target: CheckpointTuple) -> None:
     c = target.config["configurable"]
     thread_id, ns, checkpoint_id = c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"]
-    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    parent = parent_id(target)
     chain = saver.storage[thread_id][ns]
     del chain[checkpoint_id]
-    for child_id, (checkpoint, metadata, parent_id) in list(chain.items()):
-        if parent_id == checkpoint_id:
+    for child_id, (checkpoint, metadata, old_parent) in list(chain.items()):
+        if old_parent == checkpoint_id:
             chain[child_id] = (checkpoint, metadata, parent)
     saver.writes.pop((thread_id, ns, checkpoint_id), None)

@@ -15,7 +15,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
-from ..store import Stats, Thread
+from ..store import Stats, Thread, parent_id
 
 CONNECT_TIMEOUT_MS = 10_000
 
@@ -89,7 +89,7 @@ def threads(saver: MongoDBSaver, limit: int | None) -> list[Thread]:
 def delete_checkpoint(saver: MongoDBSaver, target: CheckpointTuple) -> None:
     c = target.config["configurable"]
     key = {"thread_id": c["thread_id"], "checkpoint_ns": c["checkpoint_ns"]}
-    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    parent = parent_id(target)
     saver.checkpoint_collection.update_many(
         {**key, "parent_checkpoint_id": c["checkpoint_id"]},
         {"$set": {"parent_checkpoint_id": parent}},

@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
-from ..store import Stats, Thread
+from ..store import Stats, Thread, parent_id
 
 MAX_CONNECTIONS = 10
 CONNECT_TIMEOUT = 10.0  # seconds to wait for the first connection
@@ -114,7 +114,7 @@ def threads(saver: PostgresSaver, limit: int | None) -> list[Thread]:
 def delete_checkpoint(saver: PostgresSaver, target: CheckpointTuple) -> None:
     c = target.config["configurable"]
     key = (c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"])
-    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    parent = parent_id(target)
     where = "thread_id = %s AND checkpoint_ns = %s"
     with saver._cursor(pipeline=True) as cur:
         cur.execute(

@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError, ResponseError
 from redisvl.utils.token_escaper import TokenEscaper
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
-from ..store import Stats, Thread
+from ..store import Stats, Thread, parent_id
 
 _escape = TokenEscaper().escape
 
@@ -141,7 +141,7 @@ def delete_checkpoint(saver: RedisSaver, target: CheckpointTuple) -> None:
     c = target.config["configurable"]
     tid, ns = to_storage_safe_id(c["thread_id"]), to_storage_safe_str(c["checkpoint_ns"])
     checkpoint_id = to_storage_safe_id(c["checkpoint_id"])
-    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    parent = parent_id(target)
     client = saver._redis
     key = f"{saver._checkpoint_prefix}:{tid}:{ns}:{checkpoint_id}"
     children = _aggregate(

@@ -13,7 +13,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from ..settings import DEFAULT_NAMESPACE, Settings
-from ..store import Stats, Thread
+from ..store import Stats, Thread, parent_id
 
 
 def database_path(settings: Settings) -> str:
@@ -73,7 +73,7 @@ def threads(saver: SqliteSaver, limit: int | None) -> list[Thread]:
 def delete_checkpoint(saver: SqliteSaver, target: CheckpointTuple) -> None:
     c = target.config["configurable"]
     key = (c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"])
-    parent = target.parent_config["configurable"]["checkpoint_id"] if target.parent_config else None
+    parent = parent_id(target)
     with saver.cursor() as cur:
         cur.execute(
             "UPDATE checkpoints SET parent_checkpoint_id = ? "
