@@ -6,6 +6,7 @@ There is no async MongoDB saver: MongoDBSaver's async methods run pymongo in a t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+import random
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -18,6 +19,19 @@ from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id
 
 CONNECT_TIMEOUT_MS = 10_000
+
+
+class StringVersionMongoDBSaver(MongoDBSaver):
+    """MongoDBSaver with the string channel versions every other saver writes.
+
+    MongoDBSaver counts versions with plain integers; a thread moved here from another
+    backend (or from here to another) would then mix the two kinds, which LangGraph's
+    version comparisons cannot order.
+    """
+
+    def get_next_version(self, current: str | int | None, channel: None) -> str:  # type: ignore[override]
+        counter = 0 if current is None else int(str(current).split(".")[0])
+        return f"{counter + 1:032}.{random.random():016}"
 
 
 def collection_names(settings: Settings) -> tuple[str, str]:
@@ -36,7 +50,7 @@ def open_saver(settings: Settings) -> Iterator[MongoDBSaver]:
         checkpoints, writes = collection_names(settings)
         try:
             # Creates the indexes (and the TTL index) on first use.
-            saver = MongoDBSaver(
+            saver = StringVersionMongoDBSaver(
                 client,
                 db_name=settings.mongodb_db,
                 checkpoint_collection_name=checkpoints,
