@@ -5,8 +5,8 @@ There is no async MongoDB saver: MongoDBSaver's async methods run pymongo in a t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 import random
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
