@@ -19,7 +19,6 @@ import os
 import re
 import sqlite3
 import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ from typing import Any, TextIO
 
 from langgraph.checkpoint.base import CheckpointTuple
 
-from . import backends, store, transfer
+from . import backends, migrate, store, transfer
 from .settings import CheckpointError, Settings, load_settings
 from .store import Saver
 
@@ -39,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings: Settings | None = None
     try:
+        if (note := migrate.reminder()) and not getattr(args, "resume", False):
+            print(note, file=sys.stderr)
         settings = load_settings(args.type, args.connection_string, args.namespace)
         command: Callable[[argparse.Namespace, Settings], int] = args.command
         return command(args, settings)
@@ -202,33 +203,14 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as (backend, saver):
         if args.thread_id:
             store.require_thread(saver, args.thread_id)
-        with output(args.output) as out:
-            summary = export_to(backend, saver, settings, out, args.thread_id)
+        with output(args.output) as out, progress("export") as tick:
+            summary = migrate.export_to(backend, saver, settings, out, args.thread_id, tick)
     report(
         f"exported {summary.checkpoints} checkpoints of {summary.threads} threads "
         f"({summary.writes} pending writes) in {summary.seconds:.1f} s",
         args.output,
     )
     return 0
-
-
-def export_to(
-    backend: ModuleType, saver: Saver, settings: Settings, out: TextIO, thread_id: str | None
-) -> transfer.Summary:
-    tuples = (
-        backend.iter_store(saver, thread_id)
-        if hasattr(backend, "iter_store")
-        else transfer.iter_store(saver, thread_id)
-    )
-    with progress("export") as tick:
-        return transfer.export_checkpoints(
-            tuples,
-            out,
-            serde=saver.serde,
-            source={"type": settings.type, "namespace": settings.namespace},
-            thread_id=thread_id,
-            progress=tick,
-        )
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -262,8 +244,8 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
             scope = f"all {before.threads} threads of namespace {settings.namespace}"
         confirm(f"Delete {scope} from {settings.label}?", args.yes)
         if args.backup:
-            with open(args.backup, "w", encoding="utf-8") as out:
-                export_to(backend, saver, settings, out, args.thread_id)
+            with open(args.backup, "w", encoding="utf-8") as out, progress("backup") as tick:
+                migrate.export_to(backend, saver, settings, out, args.thread_id, tick)
             transfer.read_export(Path(args.backup))  # verified before anything is deleted
         if args.checkpoint_id:
             store.delete_checkpoint(backend, saver, target)
@@ -345,27 +327,8 @@ def thread_time(saver: Saver, thread_id: str) -> datetime:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    source = load_settings(args.from_type, args.from_connection_string, args.namespace)
-    target = load_settings(args.to_type or settings.type, args.connection_string, args.namespace)
-    if (source.type, source.connection_string) == (target.type, target.connection_string):
-        raise CheckpointError("--from-type and --to-type name the same store")
-    backup_dir = Path("lg-memory-backups")
-    backup_dir.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    backup = backup_dir / f"{source.type}-{source.namespace}-{stamp}.jsonl"
-    start = time.perf_counter()
-    with opened(source) as (backend, saver), open(backup, "w", encoding="utf-8") as out:
-        exported = export_to(backend, saver, source, out, None)
-    transfer.read_export(backup)
-    with opened(target) as (_, saver), progress("import") as tick:
-        imported = transfer.import_checkpoints(saver, backup, progress=tick)
-    print(
-        f"migrated {imported.checkpoints} checkpoints of {imported.threads} threads "
-        f"from {source.label} to {target.label} in {time.perf_counter() - start:.1f} s "
-        f"(backup: {backup}); the {source.label} store is left as it was"
-    )
-    if imported.checkpoints != exported.checkpoints:
-        raise CheckpointError("migration error: counts differ between source and target")
+    source, target = migrate.settings_pair(args, settings)
+    print(migrate.run(source, target, opened, progress, resume=args.resume))
     return 0
 
 
@@ -475,10 +438,12 @@ def parser() -> argparse.ArgumentParser:
     p = command("prune", cmd_prune, "apply a retention policy")
     p.add_argument("--keep-last", type=int, metavar="N", help="keep the N newest per thread")
     p.add_argument("--older-than", metavar="DURATION", help="delete threads idle longer (7d)")
-    p = command("migrate", cmd_migrate, "copy every checkpoint to another backend")
-    p.add_argument("--from-type", required=True)
-    p.add_argument("--from-connection-string")
-    p.add_argument("--to-type")
+    p = command("migrate", cmd_migrate, "copy every checkpoint to another backend, verified")
+    p.add_argument("--from-type", help="the backend to copy from")
+    p.add_argument("--from-connection-string", help="default: its variable in the environment")
+    p.add_argument("--from-namespace", help="default: --namespace")
+    p.add_argument("--to-type", help="default: this project's type")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted migration")
     return root
 
 

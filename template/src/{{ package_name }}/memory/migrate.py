@@ -1,0 +1,208 @@
+"""Moving every checkpoint from one backend (or namespace) to another, verified, resumable.
+
+1. A marker (`.lg-memory/pending-migration.json`) records the move before anything else, so
+   that `lg-memory` reminds the user until it is done, and `migrate --resume` can finish it.
+2. The source is exported to `lg-memory-backups/<type>-<namespace>-<time>.jsonl` and the file is
+   verified (count and checksum).
+3. The backup is imported into the target (storage initialised on open; imports are idempotent,
+   so a resumed move creates no duplicates), then the target is exported again, thread by
+   thread, and compared with the backup line by line: same ids, parents, metadata and values.
+4. The marker is removed. The source store is never written to.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+from langgraph.checkpoint.base import CheckpointTuple
+
+from . import backends, store, transfer
+from .settings import CheckpointError, Settings, load_settings
+
+MARKER = Path(".lg-memory") / "pending-migration.json"
+BACKUPS = Path("lg-memory-backups")
+
+Opener = Callable[[Settings], AbstractContextManager[tuple[ModuleType, store.Saver]]]
+Progress = Callable[[str], AbstractContextManager[Callable[[int], None]]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    from_type: str
+    from_namespace: str
+    to_type: str
+    to_namespace: str
+    backup: str | None = None  # set once the backup is written and verified
+
+    def describe(self) -> str:
+        return (
+            f"{self.from_type} (namespace {self.from_namespace}) -> "
+            f"{self.to_type} (namespace {self.to_namespace})"
+        )
+
+
+def pending() -> Plan | None:
+    try:
+        return Plan(**json.loads(MARKER.read_text()))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        raise CheckpointError(f"corrupted data: {MARKER} is not a migration plan") from None
+
+
+def reminder() -> str | None:
+    plan = pending()
+    if plan is None:
+        return None
+    return (
+        f"lg-memory: a migration {plan.describe()} is not finished: "
+        "run `lg-memory migrate --resume` (nothing is lost: the old store is untouched)"
+    )
+
+
+def _save(plan: Plan) -> None:
+    MARKER.parent.mkdir(exist_ok=True)
+    (MARKER.parent / ".gitignore").write_text("*\n")
+    MARKER.write_text(json.dumps(plan.__dict__, indent=2) + "\n")
+
+
+def store_tuples(
+    backend: ModuleType, saver: store.Saver, thread_id: str | None
+) -> Iterator[CheckpointTuple]:
+    """The store in export order, through the backend's native listing where it has one."""
+    if hasattr(backend, "iter_store"):
+        tuples: Iterator[CheckpointTuple] = backend.iter_store(saver, thread_id)
+        return tuples
+    ids = [thread_id] if thread_id else sorted(t.thread_id for t in store.threads(backend, saver))
+    return (t for tid in ids for t in transfer.iter_store(saver, tid))
+
+
+def export_to(
+    backend: ModuleType,
+    saver: store.Saver,
+    settings: Settings,
+    out: TextIO,
+    thread_id: str | None,
+    progress: Callable[[int], None] | None = None,
+) -> transfer.Summary:
+    return transfer.export_checkpoints(
+        store_tuples(backend, saver, thread_id),
+        out,
+        serde=saver.serde,
+        source={"type": settings.type, "namespace": settings.namespace},
+        thread_id=thread_id,
+        progress=progress,
+    )
+
+
+def run(
+    source: Settings,
+    target: Settings,
+    opened: Opener,
+    progress: Progress,
+    *,
+    resume: bool = False,
+) -> str:
+    """Move everything from `source` to `target`; returns the report line."""
+    started = time.perf_counter()
+    plan = pending() if resume else None
+    if resume and plan is None:
+        raise CheckpointError("no migration to resume")
+    if plan is None:
+        plan = Plan(source.type, source.namespace, target.type, target.namespace)
+        _save(plan)
+    if plan.backup is None or not Path(plan.backup).is_file():
+        plan = Plan(**{**plan.__dict__, "backup": str(_backup(source, opened, progress))})
+        _save(plan)
+    backup = Path(plan.backup or "")
+    header = transfer.read_export(backup)
+    with opened(target) as (backend, saver):
+        with progress("import") as tick:
+            imported = transfer.import_checkpoints(saver, backup, progress=tick)
+        _verify(backend, saver, target, backup)
+    MARKER.unlink(missing_ok=True)
+    if imported.checkpoints != header.checkpoints:
+        raise CheckpointError("migration error: the target did not take every checkpoint")
+    return (
+        f"migrated {imported.threads} threads, {imported.checkpoints} checkpoints and "
+        f"{imported.writes} pending writes {plan.describe()} in "
+        f"{time.perf_counter() - started:.1f} s, verified; backup: {backup}. "
+        f"The {plan.from_type} store is left as it was: `lg-memory clear` it when satisfied."
+    )
+
+
+def _backup(source: Settings, opened: Opener, progress: Progress) -> Path:
+    BACKUPS.mkdir(exist_ok=True)
+    (BACKUPS / ".gitignore").write_text("*\n")
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = BACKUPS / f"{source.type}-{source.namespace}-{stamp}.jsonl"
+    partial = path.with_name(path.name + ".partial")
+    with (
+        opened(source) as (backend, saver),
+        open(partial, "w", encoding="utf-8") as out,
+        progress("backup") as tick,
+    ):
+        export_to(backend, saver, source, out, None, tick)
+    transfer.read_export(partial)  # count and checksum, before anything is written
+    partial.replace(path)
+    return path
+
+
+def _verify(backend: ModuleType, saver: store.Saver, target: Settings, backup: Path) -> None:
+    """The target holds, for every thread of the backup, exactly the backup's checkpoints."""
+    with backup.open("rb") as f:
+        threads = sorted({json.loads(line)["thread_id"] for line in _body(f)})
+    with tempfile.TemporaryFile("w+b") as again, backup.open("rb") as before:
+        tuples = (t for tid in threads for t in store_tuples(backend, saver, tid))
+        transfer.export_checkpoints(tuples, again, serde=saver.serde, source={})
+        again.seek(0)
+        for expected, found in zip_longest(_body(before), _body(again)):
+            if expected != found:
+                where = json.loads(expected or found or b"{}").get("thread_id", "?")
+                raise CheckpointError(
+                    f"migration error: the {target.label} store differs from the backup "
+                    f"(first at thread {where!r}); run `lg-memory migrate --resume` to retry"
+                )
+
+
+def _body(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The checkpoint lines of an export: without its header and its trailer."""
+    previous: bytes | None = None
+    for n, line in enumerate(lines):
+        if n > 1 and previous is not None:
+            yield previous
+        previous = line.rstrip(b"\r\n")
+
+
+def settings_pair(args: Any, current: Settings) -> tuple[Settings, Settings]:
+    """Source and target from the flags (`--resume`: from the pending plan)."""
+    plan = pending() if args.resume else None
+    from_type = plan.from_type if plan else args.from_type
+    if not from_type:
+        raise CheckpointError("migrate needs --from-type (or --resume)")
+    source = load_settings(
+        from_type,
+        args.from_connection_string,
+        (plan.from_namespace if plan else None) or args.from_namespace or current.namespace,
+    )
+    target = load_settings(
+        plan.to_type if plan else (args.to_type or current.type),
+        args.connection_string,
+        (plan.to_namespace if plan else None) or args.namespace or current.namespace,
+    )
+    same = (source.type, source.connection_string, source.namespace) == (
+        target.type, target.connection_string, target.namespace,
+    )  # fmt: skip
+    if same:
+        raise CheckpointError("--from-type and --to-type name the same store")
+    backends.load(source.type), backends.load(target.type)  # both installed?
+    return source, target
