@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings: Settings | None = None
     try:
-        if (note := migrate.reminder()) and not getattr(args, "resume", False):
+        if args.command is not cmd_migrate and (note := migrate.reminder()):
             print(note, file=sys.stderr)
         settings = load_settings(args.type, args.connection_string, args.namespace)
         command: Callable[[argparse.Namespace, Settings], int] = args.command
