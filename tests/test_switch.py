@@ -1,0 +1,230 @@
+"""`copier update --data type=B` on a project rendered with A: the files switch, every
+checkpoint moves, verified, and nothing is lost when it cannot finish."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from copier import run_copy
+
+from conftest import REPO, URL_ENV, Servers, install, run
+
+PERSISTENT = ["sqlite", "postgres", "redis", "mongodb", "custom"]
+PAIRS = [(a, b) for a in PERSISTENT for b in PERSISTENT if a != b]
+
+# Runs the example graph in the project: two finished threads and one paused at human_review.
+FILL = """
+from agent.graph import compile_graph
+from agent.memory import open_checkpointer
+with open_checkpointer() as cp:
+    app = compile_graph(cp)
+    for name in ("done-1", "done-2", "paused"):
+        config = {"configurable": {"thread_id": name}}
+        app.invoke({"messages": [f"request of {name}"]}, config)
+        if name != "paused":
+            app.update_state(config, {"approved": True})
+            app.invoke(None, config)
+"""
+# Resumes the paused thread on the backend given as argv[1] and prints its final state.
+RESUME = """
+import json, sys
+from agent.graph import compile_graph
+from agent.memory import load_settings, open_checkpointer
+with open_checkpointer(load_settings(sys.argv[1])) as cp:
+    app = compile_graph(cp)
+    config = {"configurable": {"thread_id": "paused"}}
+    assert app.get_state(config).next == ("human_review",), app.get_state(config).next
+    app.update_state(config, {"approved": True})
+    final = app.invoke(None, config)
+    assert app.get_state(config).next == ()
+    print(json.dumps(final, sort_keys=True))
+"""
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This template's working tree as a git repository tagged v0.1.0, as Copier wants it
+    for updates (migrations only run between versioned templates)."""
+    copy = tmp_path_factory.mktemp("template")
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
+    git(copy, "init", "-q")
+    git(copy, "add", "-A")
+    git(copy, "commit", "-qm", "template")
+    git(copy, "tag", "v0.1.0")
+    return copy
+
+
+def git(cwd: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def url(type_: str, servers: Servers) -> str:
+    return (
+        servers.url(type_)
+        if type_ in URL_ENV
+        else {"sqlite": "checkpoints.db", "custom": "checkpoint-store"}[type_]
+    )
+
+
+def clean_env() -> dict[str, str]:
+    """No connection string from the test's own environment: the project's .env decides."""
+    return {k: v for k, v in os.environ.items() if k not in URL_ENV.values()}
+
+
+def project(template: Path, dst: Path, servers: Servers, type_: str, **data: str) -> Path:
+    run_copy(
+        str(template), dst, vcs_ref="v0.1.0", defaults=True, unsafe=True, quiet=True,
+        data={"project_name": "agent", "type": type_, "connection_string": url(type_, servers),
+              **data},
+    )  # fmt: skip
+    git(dst, "init", "-q")
+    git(dst, "add", "-A")
+    git(dst, "commit", "-qm", "rendered")
+    return dst
+
+
+def lg_memory(dst: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(dst / ".venv/bin/lg-memory"), *args], cwd=dst, env=clean_env(),
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def body(path: Path) -> list[str]:
+    return path.read_text().splitlines()[1:-1]
+
+
+def update(dst: Path, *data: str) -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "--skip-answered"]
+    for item in data:
+        args += ["--data", item]
+    return subprocess.run(args, cwd=dst, env=clean_env(), capture_output=True, text=True)
+
+
+def counts(dst: Path, *args: str) -> dict[str, int]:
+    listing = json.loads(lg_memory(dst, "list", "--json", "--limit", "1000", *args).stdout)
+    return {t["thread_id"]: t["checkpoints"] for t in listing}
+
+
+@pytest.mark.parametrize(("a", "b"), PAIRS, ids=[f"{a}-to-{b}" for a, b in PAIRS])
+def test_switching_moves_every_checkpoint(
+    a: str, b: str, template: Path, tmp_path: Path, servers: Servers
+) -> None:
+    namespace = f"sw_{uuid.uuid4().hex[:10]}"  # the servers are shared by many tests
+    dst = project(template, tmp_path / "agent", servers, a, namespace=namespace)
+    python = install(dst)
+    run([python, "-c", FILL], cwd=dst, env=clean_env())
+    before = counts(dst)
+    lg_memory(dst, "export", "-o", str(tmp_path / "a-before.jsonl"))
+    assert not git(dst, "status", "--porcelain")  # what the agent stored is gitignored
+
+    done = update(dst, f"type={b}", f"connection_string={url(b, servers)}")
+
+    assert done.returncode == 0, done.stderr
+    assert "migrated 3 threads" in done.stderr + done.stdout
+    assert f'TYPE: Final = "{b}"' in (dst / "src/agent/memory/catalog.py").read_text()
+    assert counts(dst) == before  # the new backend lists the same threads and counts
+    lg_memory(dst, "export", "--type", a, "-o", str(tmp_path / "a-after.jsonl"))
+    assert body(tmp_path / "a-after.jsonl") == body(tmp_path / "a-before.jsonl")  # A untouched
+    [backup] = (dst / "lg-memory-backups").glob(f"{a}-{namespace}-*.jsonl")
+    assert body(backup) == body(tmp_path / "a-before.jsonl")
+    assert (
+        "would import 18 checkpoints" in lg_memory(dst, "import", str(backup), "--dry-run").stdout
+    )
+    assert not (dst / ".lg-memory/pending-migration.json").exists()
+
+    resumed_on_b = run([python, "-c", RESUME, b], cwd=dst, env=clean_env()).stdout
+    control_on_a = run([python, "-c", RESUME, a], cwd=dst, env=clean_env()).stdout
+    assert json.loads(resumed_on_b) == json.loads(control_on_a)
+
+
+def test_unreachable_server_leaves_the_move_pending_then_resume_finishes_it(
+    template: Path, tmp_path: Path, servers: Servers
+) -> None:
+    dst = project(template, tmp_path / "agent", servers, "sqlite")
+    python = install(dst)
+    run([python, "-c", FILL], cwd=dst, env=clean_env())
+    assert not git(dst, "status", "--porcelain")  # what the agent stored is gitignored
+    real = servers.url("postgres")
+    namespace = f"sw_{uuid.uuid4().hex[:10]}"
+
+    down = update(dst, "type=postgres", "connection_string=postgresql://u:pw@127.0.0.1:9/x",
+                  f"namespace={namespace}")  # fmt: skip
+
+    assert down.returncode != 0
+    assert "lg-memory migrate --resume" in down.stderr
+    assert "Traceback" not in down.stderr.split("lg-memory: error")[-1]
+    assert 'TYPE: Final = "postgres"' in (dst / "src/agent/memory/catalog.py").read_text()
+    reminder = lg_memory(dst, "info", "--type", "sqlite", "--namespace", "default")
+    assert "is not finished: run `lg-memory migrate --resume`" in reminder.stderr
+    assert "Total Checkpoints: 18" in reminder.stdout  # the old store is intact
+
+    # The server comes back; half of the move happens (as if killed half-way) ...
+    env = dst / ".env"
+    env.write_text(env.read_text().replace("postgresql://u:pw@127.0.0.1:9/x", real))
+    [backup] = (dst / "lg-memory-backups").glob("sqlite-default-*.jsonl")
+    lg_memory(dst, "import", str(backup), "--thread-id", "done-1", "--namespace", namespace)
+    # ... and resume finishes it, without duplicates.
+    finished = lg_memory(dst, "migrate", "--resume")
+    assert "migrated 3 threads, 18 checkpoints" in finished.stdout
+    assert counts(dst) == counts(dst, "--type", "sqlite", "--namespace", "default")
+    assert "is not finished" not in lg_memory(dst, "info").stderr
+
+
+def test_user_edits_survive_and_conflicts_stop_the_update(
+    template: Path, tmp_path: Path, servers: Servers
+) -> None:
+    dst = project(template, tmp_path / "agent", servers, "sqlite")
+    install(dst)
+    graph = dst / "src/agent/graph.py"
+    graph.write_text(graph.read_text() + "\n# my own note\n")
+    git(dst, "commit", "-qam", "my edit")
+
+    assert update(dst, "type=custom").returncode == 0
+    assert graph.read_text().endswith("# my own note\n")
+    git(dst, "add", "-A")
+    git(dst, "commit", "-qm", "switched to custom")
+
+    catalog = dst / "src/agent/memory/catalog.py"
+    catalog.write_text(catalog.read_text().replace('TYPE: Final = "custom"', 'TYPE: Final = "x"'))
+    git(dst, "commit", "-qam", "an edit the next update collides with")
+    clash = update(dst, "type=sqlite")
+    assert clash.returncode != 0
+    assert "merge conflicts in: src/agent/memory/catalog.py" in clash.stderr
+
+
+def test_update_from_the_previous_release(template: Path, tmp_path: Path, servers: Servers) -> None:
+    dst = project(template, tmp_path / "agent", servers, "sqlite")
+    readme = template / "template/README.md.jinja"
+    readme.write_text(readme.read_text() + "\nRendered by lg-memory.\n")
+    git(template, "commit", "-qam", "release 0.2.0")
+    git(template, "tag", "v0.2.0")
+    try:
+        done = update(dst)
+        assert done.returncode == 0, done.stderr
+        assert "_commit: v0.2.0" in (dst / ".copier-answers.yml").read_text()
+        assert "Rendered by lg-memory." in (dst / "README.md").read_text()
+    finally:
+        git(template, "tag", "-d", "v0.2.0")
+        git(template, "reset", "-q", "--hard", "v0.1.0")
