@@ -128,7 +128,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             chosen = [store.Thread(args.thread_id, count, "")]
         else:
             chosen = store.threads(backend, saver, args.limit)
-        listing = [describe_thread(saver, thread, args.checkpoints) for thread in chosen]
+        app = project_graph(saver)
+        listing = [describe_thread(saver, app, thread, args.checkpoints) for thread in chosen]
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
@@ -151,13 +152,13 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def describe_thread(saver: Saver, thread: store.Thread, keep: int) -> dict[str, Any]:
+def describe_thread(saver: Saver, app: Any, thread: store.Thread, keep: int) -> dict[str, Any]:
     """A thread's newest `keep` checkpoints grouped by checkpoint_ns (root first), oldest first."""
     by_ns: dict[str, list[CheckpointTuple]] = {}
     # One more than shown: the step of the oldest one shown is read against its parent.
     for t in store.history(saver, thread.thread_id, limit=keep + 1):
         by_ns.setdefault(t.config["configurable"]["checkpoint_ns"], []).append(t)
-    paused = paused_before(saver, thread.thread_id)
+    paused = paused_before(app, thread.thread_id)
     namespaces: dict[str, list[dict[str, Any]]] = {}
     for ns in sorted(by_ns):
         chain = by_ns[ns][::-1]  # oldest first
@@ -188,12 +189,20 @@ def describe_thread(saver: Saver, thread: store.Thread, keep: int) -> dict[str, 
     }
 
 
-def paused_before(saver: Saver, thread_id: str) -> tuple[str, ...]:
-    """The nodes a thread is waiting to run (its interrupt), () when it finished."""
-    from ..graph import compile_graph  # the project's own graph knows what comes next
+def project_graph(saver: Saver) -> Any:
+    """The project's own graph, which knows what a paused thread runs next (None: broken)."""
+    from ..graph import compile_graph
 
     try:
-        state = compile_graph(saver).get_state({"configurable": {"thread_id": thread_id}})
+        return compile_graph(saver)
+    except Exception:
+        return None
+
+
+def paused_before(app: Any, thread_id: str) -> tuple[str, ...]:
+    """The nodes a thread is waiting to run (its interrupt), () when it finished."""
+    try:
+        state = app.get_state({"configurable": {"thread_id": thread_id}})
     except Exception:  # a thread written by another graph: no marker rather than an error
         return ()
     return tuple(state.next)
@@ -217,9 +226,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CheckpointError(f"no such file: {path}")
-    with opened(settings) as (_, saver), progress("import") as tick:
+    with (
+        opened(settings) as (backend, saver),
+        store.bulk_writer(backend, saver) as writer,
+        progress("import") as tick,
+    ):
         summary = transfer.import_checkpoints(
-            saver, path, thread_id=args.thread_id, dry_run=args.dry_run, progress=tick
+            writer, path, thread_id=args.thread_id, dry_run=args.dry_run, progress=tick
         )
     verb = "would import" if args.dry_run else "imported"
     print(

@@ -124,14 +124,12 @@ def run(
         plan = Plan(**{**plan.__dict__, "backup": str(_backup(source, opened, progress))})
         _save(plan)
     backup = Path(plan.backup or "")
-    header = transfer.read_export(backup)
     with opened(target) as (backend, saver):
-        with progress("import") as tick:
-            imported = transfer.import_checkpoints(saver, backup, progress=tick)
+        # The import verifies the whole backup (count, checksum, types) before writing.
+        with store.bulk_writer(backend, saver) as writer, progress("import") as tick:
+            imported = transfer.import_checkpoints(writer, backup, progress=tick)
         _verify(backend, saver, target, backup)
     MARKER.unlink(missing_ok=True)
-    if imported.checkpoints != header.checkpoints:
-        raise CheckpointError("migration error: the target did not take every checkpoint")
     return (
         f"migrated {imported.threads} threads, {imported.checkpoints} checkpoints and "
         f"{imported.writes} pending writes {plan.describe()} in "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
@@ -59,6 +60,14 @@ def threads(backend: ModuleType, saver: Saver, limit: int | None = None) -> list
         )
     ordered = sorted(found.values(), key=lambda t: t.latest_id, reverse=True)
     return ordered[:limit] if limit is not None else ordered
+
+
+def bulk_writer(backend: ModuleType, saver: Saver) -> AbstractContextManager[Saver]:
+    """The saver to import through: the backend's batched one where it has one."""
+    if hasattr(backend, "bulk_writer"):
+        writer: AbstractContextManager[Saver] = backend.bulk_writer(saver)
+        return writer
+    return nullcontext(saver)
 
 
 def history(saver: Saver, thread_id: str, limit: int | None = None) -> Iterator[CheckpointTuple]:

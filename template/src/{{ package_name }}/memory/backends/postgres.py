@@ -9,8 +9,8 @@ from typing import Any
 from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg import Connection, Cursor, Pipeline, sql
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
@@ -47,7 +47,6 @@ def open_saver(settings: Settings) -> Iterator[PostgresSaver]:
         settings.connection_string,
         max_size=MAX_CONNECTIONS,
         kwargs=connection_kwargs(settings),
-        check=ConnectionPool.check_connection,
         open=False,
     )
     try:
@@ -70,7 +69,6 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncPostgresSaver]:
         settings.connection_string,
         max_size=MAX_CONNECTIONS,
         kwargs=connection_kwargs(settings),
-        check=AsyncConnectionPool.check_connection,
         open=False,
     )
     try:
@@ -85,6 +83,38 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncPostgresSaver]:
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         await saver.setup()
         yield saver
+
+
+class _PipelinedSaver(PostgresSaver):
+    """For imports: queues statements in the pipeline instead of waiting for each result.
+
+    Only writes go through it (`put`, `put_writes`); a failure surfaces at the next sync and
+    aborts the import's transaction.
+    """
+
+    SYNC_EVERY = 500
+
+    def __init__(self, conn: Connection[DictRow], pipe: Pipeline, serde: Any) -> None:
+        super().__init__(conn, pipe, serde=serde)
+        self._queued = 0
+
+    @contextmanager
+    def _cursor(self, *, pipeline: bool = False) -> Iterator[Cursor[DictRow]]:
+        assert self.pipe is not None
+        with self.conn.cursor(binary=True, row_factory=dict_row) as cur:  # type: ignore[union-attr]
+            yield cur
+        self._queued += 1
+        if self._queued % self.SYNC_EVERY == 0:
+            self.pipe.sync()
+
+
+@contextmanager
+def bulk_writer(saver: PostgresSaver) -> Iterator[PostgresSaver]:
+    """For imports: one connection, pipelined, in one transaction (all or nothing)."""
+    pool = saver.conn
+    assert isinstance(pool, ConnectionPool)
+    with pool.connection() as conn, conn.transaction(), conn.pipeline() as pipe:
+        yield _PipelinedSaver(conn, pipe, saver.serde)
 
 
 # Native queries for `lg-memory` (see ../store.py): counts without loading checkpoints.

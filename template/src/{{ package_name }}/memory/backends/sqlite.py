@@ -49,6 +49,16 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
         yield saver
 
 
+@contextmanager
+def bulk_writer(saver: SqliteSaver) -> Iterator[SqliteSaver]:
+    """For imports: commits without waiting for the disk (WAL keeps the file consistent)."""
+    saver.conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield saver
+    finally:
+        saver.conn.execute("PRAGMA synchronous=FULL")
+
+
 # Native queries for `lg-memory` (see ../store.py): counts without loading checkpoints.
 def stats(saver: SqliteSaver, settings: Settings) -> Stats:
     with saver.cursor(transaction=False) as cur:
