@@ -156,6 +156,11 @@ def package_name(project_name: str) -> str:
     return f"agent_{name}" if name[:1].isdigit() else name
 
 
+def dist_name(project_name: str) -> str:
+    """`My Agent` -> `my-agent`: a valid distribution name for pyproject.toml."""
+    return package_name(project_name).replace("_", "-")
+
+
 def connection_error(type_: str, value: str) -> str:
     """Copier validator text for a connection string, or ``""`` when it is fine."""
     backend = BACKENDS[type_]
@@ -209,4 +214,4 @@ class BackendsExtension(Extension):
             namespace_error=namespace_error,
             ttl_error=ttl_error,
         )
-        environment.filters.update(package_name=package_name)
+        environment.filters.update(package_name=package_name, dist_name=dist_name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -36,6 +37,8 @@ EXIT_ERROR, EXIT_USAGE = 1, 2
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # The pool retries a dead server for a while, logging each try: the one-line error says it.
+    logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     settings: Settings | None = None
     try:
         if args.command is not cmd_migrate and (note := migrate.reminder()):
@@ -292,8 +295,12 @@ def all_thread_ids(backend: ModuleType, saver: Saver) -> list[str]:
 
 
 def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    if args.keep_last is None and args.older_than is None and settings.ttl:
+        args.older_than = f"{settings.ttl}s"  # the project's TTL, on backends without a native one
     if (args.keep_last is None) == (args.older_than is None):
-        raise CheckpointError("prune needs exactly one of --keep-last N or --older-than DURATION")
+        raise CheckpointError(
+            "prune needs one of --keep-last N or --older-than DURATION (or a ttl setting)"
+        )
     with opened(settings) as (backend, saver):
         before = store.stats(backend, saver, settings)
         found = store.threads(backend, saver)

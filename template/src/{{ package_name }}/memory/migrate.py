@@ -184,6 +184,8 @@ def _body(lines: Iterable[bytes]) -> Iterator[bytes]:
 def settings_pair(args: Any, current: Settings) -> tuple[Settings, Settings]:
     """Source and target from the flags (`--resume`: from the pending plan)."""
     plan = pending() if args.resume else None
+    if args.resume and plan is None:
+        raise CheckpointError("no migration to resume: nothing is pending")
     from_type = plan.from_type if plan else args.from_type
     if not from_type:
         raise CheckpointError("migrate needs --from-type (or --resume)")

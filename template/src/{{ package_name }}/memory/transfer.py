@@ -34,7 +34,7 @@ that a parent comes before its children and an import replays each thread oldest
   `[type, base64(bytes)]`, as `JsonPlusSerializer.dumps_typed` makes it: type is "msgpack",
   "null", "bytes" or "bytearray". Nothing is lost, whatever Python objects the state holds.
 - `channel_versions` and `versions_seen` are kept as the source saver wrote them: strings
-  ("<32-digit counter>.<random fraction>") on most savers, integers on MongoDB.
+  ("<32-digit counter>.<random fraction>"), or integers from a plain MongoDBSaver.
 - `metadata` is the checkpoint metadata as JSON.
 - `writes` are the checkpoint's pending writes, sorted by task id, then special writes (errors,
   interrupts, resume values) first, then by channel; writes of a task to one channel keep their
@@ -75,13 +75,15 @@ imported). Pickle is refused. Values are then decoded by a `JsonPlusSerializer` 
 whose allowlist holds exactly the checked classes, and the target saver serialises them again: for
 these types decoding and encoding again gives the same bytes, which the round-trip tests check.
 
-Channel versions. Every saver but MongoDB numbers versions with strings; MongoDB's saver, like
-LangGraph's base class, uses integers and cannot continue a thread with string versions. LangGraph
-compares versions of one checkpoint with each other, so they must all have the kind the target
-saver produces. When the kinds differ, an import converts them: a string to its integer counter; an
-integer `n` to "<n>.<fraction>", where the fraction of a channel version is derived from the value
-(integer versions repeat across forks of a thread, and Postgres stores one blob per version) and
-the fraction of a version a node has seen is "9", above any fraction of the same counter.
+Channel versions. LangGraph's savers number versions with strings, except MongoDBSaver, which
+like LangGraph's base class uses integers (this project's MongoDB backend subclasses it to write
+strings, so its exports match the others'). LangGraph compares versions of one checkpoint with
+each other, so they must all have the kind the target saver produces. When the kinds differ (a
+file from a plain MongoDBSaver, or a target that counts with integers), an import converts them:
+a string to its integer counter; an integer `n` to "<n>.<fraction>", where the fraction of a
+channel version is derived from the value (integer versions repeat across forks of a thread, and
+Postgres stores one blob per version) and the fraction of a version a node has seen is "9", above
+any fraction of the same counter.
 
 The generic enumeration, `iter_store`, lists one thread at a time through `saver.list`; it holds
 one thread's checkpoints in memory, and a saver's own listing limits apply (Redis returns at most

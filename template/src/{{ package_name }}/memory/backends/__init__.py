@@ -24,8 +24,7 @@ def load(type: str) -> ModuleType:
             ("langgraph", "psycopg", "redis", "pymongo", "aiosqlite")
         ):
             raise
-        package = __name__.split(".")[0].replace("_", "-")
         raise CheckpointError(
             f"{type} support is not installed ({exc.name} is missing): "
-            f"pip install '{package}[{_EXTRAS[type]}]'"
+            f"pip install -e '.[{_EXTRAS[type]}]' (or uv sync --extra {_EXTRAS[type]})"
         ) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -15,6 +15,7 @@ from langgraph.checkpoint.redis.util import (
     to_storage_safe_str,
 )
 from redis.exceptions import ConnectionError, ResponseError
+from redisvl.exceptions import RedisSearchError
 from redisvl.utils.token_escaper import TokenEscaper
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
@@ -36,7 +37,7 @@ def saver_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def _setup_failed(settings: Settings, exc: Exception) -> CheckpointError:
-    if isinstance(exc, ResponseError):
+    if isinstance(exc, ResponseError) or "unknown command" in str(exc).lower():
         return CheckpointError(
             f"Redis at {settings.redacted} lacks RediSearch/RedisJSON ({exc}): "
             "use Redis Stack or Redis 8 with its modules"
@@ -47,24 +48,33 @@ def _setup_failed(settings: Settings, exc: Exception) -> CheckpointError:
     )
 
 
+_FAILURES = (ConnectionError, ResponseError, RedisSearchError)
+
+
 @contextmanager
 def open_saver(settings: Settings) -> Iterator[RedisSaver]:
-    with RedisSaver.from_conn_string(settings.connection_string, **saver_kwargs(settings)) as saver:
+    with ExitStack() as stack:
         try:
+            saver = stack.enter_context(
+                RedisSaver.from_conn_string(settings.connection_string, **saver_kwargs(settings))
+            )
             saver.setup()
-        except (ConnectionError, ResponseError) as exc:
+        except _FAILURES as exc:
             raise _setup_failed(settings, exc) from None
         yield saver
 
 
 @asynccontextmanager
 async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncRedisSaver]:
-    async with AsyncRedisSaver.from_conn_string(
-        settings.connection_string, **saver_kwargs(settings)
-    ) as saver:
+    async with AsyncExitStack() as stack:
         try:
+            saver = await stack.enter_async_context(
+                AsyncRedisSaver.from_conn_string(
+                    settings.connection_string, **saver_kwargs(settings)
+                )
+            )
             await saver.asetup()
-        except (ConnectionError, ResponseError) as exc:
+        except _FAILURES as exc:
             raise _setup_failed(settings, exc) from None
         yield saver
 
