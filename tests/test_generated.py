@@ -1,5 +1,5 @@
 """Every backend, sync and async, and every preset: render with Copier, install the project
-into a fresh virtual environment, lint it, and run its own checkpoint tests against a real
+into a fresh virtual environment, lint and type-check it (ruff, mypy --strict), and run its own checkpoint tests against a real
 server of that backend."""
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ CASES = [
 ] + [pytest.param({"preset": p}, id=p) for p in PRESETS]
 
 
+def chosen_type(data: dict[str, object]) -> str:
+    return str(data.get("type") or catalogue.preset_value(str(data["preset"]), "type"))
+
+
 def backend_env(data: dict[str, object], servers: Servers) -> dict[str, str]:
     """Points the project at this suite's server for its backend."""
-    type_ = str(data.get("type") or catalogue.preset_value(str(data["preset"]), "type"))
+    type_ = chosen_type(data)
     return {URL_ENV[type_]: servers.url(type_)} if type_ in URL_ENV else {}
 
 
@@ -31,11 +35,15 @@ def test_generated_project_passes_its_own_tests(
     data: dict[str, object], tmp_path: Path, servers: Servers
 ) -> None:
     project = render(tmp_path / "agent", project_name="agent", **data)
-    python = install(project)
+    type_ = chosen_type(data)
+    # Every backend's packages, so that mypy sees all the modules it checks.
+    extras = [b for b, facts in catalogue.BACKENDS.items() if facts["packages"] and b != type_]
+    python = install(project, *extras)
     bin_ = python.parent
 
     run([bin_ / "ruff", "check", "."], cwd=project)
     run([bin_ / "ruff", "format", "--check", "."], cwd=project)
+    run([bin_ / "mypy"], cwd=project)  # --strict, from the project's pyproject.toml
     env = backend_env(data, servers)
     run([python, "-m", "agent"], cwd=project, env=env)
     result = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env)

@@ -387,7 +387,11 @@ def progress(what: str) -> Iterator[Callable[[int], None]]:
     from tqdm import tqdm
 
     with tqdm(desc=what, unit=" items", file=sys.stderr, leave=False) as bar:
-        yield lambda n: bar.update(n - bar.n)
+
+        def tick(done: int) -> None:
+            bar.update(done - bar.n)
+
+        yield tick
 
 
 def confirm(question: str, yes: bool) -> None:

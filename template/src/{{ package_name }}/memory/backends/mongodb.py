@@ -29,7 +29,7 @@ class StringVersionMongoDBSaver(MongoDBSaver):
     version comparisons cannot order.
     """
 
-    def get_next_version(self, current: str | int | None, channel: None) -> str:  # type: ignore[override]
+    def get_next_version(self, current: str | int | None, channel: None) -> str:
         counter = 0 if current is None else int(str(current).split(".")[0])
         return f"{counter + 1:032}.{random.random():016}"
 

@@ -83,7 +83,7 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncRedisSaver]:
 # results and ignores `before`, so these walk the search index with a cursor instead.
 def _aggregate(saver: RedisSaver, *args: str | int) -> Iterator[dict[str, str]]:
     """FT.AGGREGATE over the checkpoints index, every row, through a cursor."""
-    client = saver._redis
+    client: Any = saver._redis  # redis-py's command methods are untyped
     index = saver._checkpoint_prefix
     reply = client.execute_command("FT.AGGREGATE", index, *args, "WITHCURSOR", "COUNT", 1000)
     while True:
@@ -100,7 +100,8 @@ def _text(value: bytes | str) -> str:
 
 
 def stats(saver: RedisSaver, settings: Settings) -> Stats:
-    info = saver._redis.ft(saver._checkpoint_prefix).info()
+    client: Any = saver._redis
+    info = client.ft(saver._checkpoint_prefix).info()
     threads = sum(1 for _ in _aggregate(saver, "*", "GROUPBY", 1, "@thread_id"))
     size = 0
     pipe = saver._redis.pipeline(transaction=False)
