@@ -1,6 +1,6 @@
 """Every backend, sync and async, and every preset: render with Copier, install the project
-into a fresh virtual environment, lint and type-check it (ruff, mypy --strict), and run its own checkpoint tests against a real
-server of that backend."""
+into a fresh virtual environment, lint and type-check it (ruff, mypy --strict), and run its
+own checkpoint tests against a real server of that backend."""
 
 from __future__ import annotations
 
