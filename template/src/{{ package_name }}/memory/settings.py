@@ -25,6 +25,7 @@ class Settings:
     namespace: str = catalog.NAMESPACE
     ttl: int = catalog.TTL  # seconds, 0 = keep forever
     mongodb_db: str = "langgraph"
+    connect_timeout: float = 10.0  # seconds to wait for a server before giving up
 
     @property
     def label(self) -> str:
@@ -64,6 +65,7 @@ def load_settings(
         namespace=namespace or os.environ.get("CHECKPOINT_NAMESPACE") or catalog.NAMESPACE,
         ttl=ttl,
         mongodb_db=os.environ.get("MONGODB_DB", "langgraph"),
+        connect_timeout=float(os.environ.get("CHECKPOINT_CONNECT_TIMEOUT", "10")),
     )
 
 

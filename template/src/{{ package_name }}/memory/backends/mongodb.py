@@ -18,8 +18,6 @@ from pymongo.errors import PyMongoError
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id
 
-CONNECT_TIMEOUT_MS = 10_000
-
 
 class StringVersionMongoDBSaver(MongoDBSaver):
     """MongoDBSaver with the string channel versions every other saver writes.
@@ -44,7 +42,7 @@ def collection_names(settings: Settings) -> tuple[str, str]:
 @contextmanager
 def open_saver(settings: Settings) -> Iterator[MongoDBSaver]:
     client: MongoClient[dict[str, object]] = MongoClient(
-        settings.connection_string, serverSelectionTimeoutMS=CONNECT_TIMEOUT_MS
+        settings.connection_string, serverSelectionTimeoutMS=int(settings.connect_timeout * 1000)
     )
     try:
         checkpoints, writes = collection_names(settings)

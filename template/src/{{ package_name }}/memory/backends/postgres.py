@@ -17,7 +17,6 @@ from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id
 
 MAX_CONNECTIONS = 10
-CONNECT_TIMEOUT = 10.0  # seconds to wait for the first connection
 
 
 def connection_kwargs(settings: Settings) -> dict[str, Any]:
@@ -37,7 +36,7 @@ def _create_schema(settings: Settings) -> sql.Composed | None:
 def _unreachable(settings: Settings) -> CheckpointError:
     return CheckpointError(
         f"connection failed: no PostgreSQL answered at {settings.redacted} "
-        f"within {CONNECT_TIMEOUT:g} s (is the server running? is POSTGRES_URL right?)"
+        f"within {settings.connect_timeout:g} s (is the server running? is POSTGRES_URL right?)"
     )
 
 
@@ -50,7 +49,7 @@ def open_saver(settings: Settings) -> Iterator[PostgresSaver]:
         open=False,
     )
     try:
-        pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        pool.open(wait=True, timeout=settings.connect_timeout)
     except PoolTimeout:
         pool.close()
         raise _unreachable(settings) from None
@@ -72,7 +71,7 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncPostgresSaver]:
         open=False,
     )
     try:
-        await pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        await pool.open(wait=True, timeout=settings.connect_timeout)
     except PoolTimeout:
         await pool.close()
         raise _unreachable(settings) from None
