@@ -228,3 +228,20 @@ def test_update_from_the_previous_release(template: Path, tmp_path: Path, server
     finally:
         git(template, "tag", "-d", "v0.2.0")
         git(template, "reset", "-q", "--hard", "v0.1.0")
+
+
+def test_switching_by_preset(template: Path, tmp_path: Path, servers: Servers) -> None:
+    namespace = f"sw_{uuid.uuid4().hex[:10]}"
+    dst = project(template, tmp_path / "agent", servers, "sqlite", namespace=namespace)
+    python = install(dst)
+    run([python, "-c", FILL], cwd=dst, env=clean_env())
+    before = counts(dst)
+
+    done = update(
+        dst, "preset=postgres-production", f"connection_string={url('postgres', servers)}"
+    )
+
+    assert done.returncode == 0, done.stderr
+    catalog = (dst / "src/agent/memory/catalog.py").read_text()
+    assert 'TYPE: Final = "postgres"' in catalog and "ASYNC: Final = True" in catalog
+    assert counts(dst) == before
