@@ -161,3 +161,42 @@ def delete_checkpoint(saver: PostgresSaver, target: CheckpointTuple) -> None:
             "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
             key[:2],
         )
+
+
+def keep_last(saver: PostgresSaver, thread_id: str, keep: int) -> None:
+    """Keep the newest `keep` checkpoints of each namespace of the thread, in one transaction."""
+    if keep == 1:
+        saver.prune([thread_id], strategy="keep_latest")  # the saver's own
+        return
+    with saver._cursor() as cur, cur.connection.transaction():
+        cur.execute(
+            "DELETE FROM checkpoints c USING ("
+            "  SELECT checkpoint_ns, checkpoint_id, row_number() OVER ("
+            "    PARTITION BY checkpoint_ns ORDER BY checkpoint_id DESC) AS n"
+            "  FROM checkpoints WHERE thread_id = %(t)s) old "
+            "WHERE old.n > %(keep)s AND c.thread_id = %(t)s "
+            "AND c.checkpoint_ns = old.checkpoint_ns AND c.checkpoint_id = old.checkpoint_id",
+            {"t": thread_id, "keep": keep},
+        )
+        gone = (
+            "NOT EXISTS (SELECT 1 FROM checkpoints k WHERE k.thread_id = %(t)s "
+            "AND k.checkpoint_ns = {0}.checkpoint_ns AND k.checkpoint_id = {0}.{1})"
+        )
+        cur.execute(
+            "UPDATE checkpoints c SET parent_checkpoint_id = NULL WHERE c.thread_id = %(t)s "
+            "AND c.parent_checkpoint_id IS NOT NULL AND "
+            + gone.format("c", "parent_checkpoint_id"),
+            {"t": thread_id},
+        )
+        cur.execute(
+            "DELETE FROM checkpoint_writes w WHERE w.thread_id = %(t)s AND "
+            + gone.format("w", "checkpoint_id"),
+            {"t": thread_id},
+        )
+        cur.execute(
+            "DELETE FROM checkpoint_blobs b WHERE b.thread_id = %(t)s AND NOT EXISTS ("
+            "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
+            "AND c.checkpoint_ns = b.checkpoint_ns "
+            "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+            {"t": thread_id},
+        )
