@@ -1,5 +1,6 @@
-"""Redis' saver lists at most 10,000 checkpoints and ignores `before`: a thread longer than
-that must still be listed, counted and exported completely."""
+"""Redis' saver lists at most 10,000 checkpoints and ignores `before`, and RediSearch
+aggregations keep 10 rows unless told otherwise: a thread longer than 10,000 checkpoints, and
+more than 10 threads, must still be listed, counted and exported completely."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from conftest import Servers, install, render, run
 
 CHECKPOINTS = 10_050
+SHORT = 25  # threads of one checkpoint each
 
 FILL = f"""
 from langgraph.checkpoint.base import empty_checkpoint
@@ -28,6 +30,10 @@ with open_checkpointer() as saver:
                            {{"messages": version}})
         if i % 1000 == 0:
             saver.put_writes(config, [("messages", [f"pending {{i}}"])], f"task-{{i}}")
+    for n in range({SHORT}):
+        checkpoint = empty_checkpoint()
+        saver.put({{"configurable": {{"thread_id": f"short-{{n}}", "checkpoint_ns": ""}}}},
+                  checkpoint, {{"source": "input", "step": -1}}, {{}})
 """
 
 
@@ -42,9 +48,14 @@ def test_a_thread_longer_than_redis_list_cap_exports_completely(
     lg = str(python.parent / "lg-memory")
 
     info = run([lg, "info"], cwd=project, env=env).stdout
-    assert f"Total Checkpoints: {CHECKPOINTS}" in info
-    listing = json.loads(run([lg, "list", "--json"], cwd=project, env=env).stdout)
-    assert [(t["thread_id"], t["checkpoints"]) for t in listing] == [("long", CHECKPOINTS)]
+    assert f"Total Checkpoints: {CHECKPOINTS + SHORT}" in info
+    assert f"Threads: {SHORT + 1}" in info
+    listing = json.loads(run([lg, "list", "--json", "--limit", "100"], cwd=project, env=env).stdout)
+    found = {t["thread_id"]: t["checkpoints"] for t in listing}
+    assert found == {"long": CHECKPOINTS, **{f"short-{n}": 1 for n in range(SHORT)}}
+    everything = tmp_path / "all.jsonl"
+    run([lg, "export", "-o", everything], cwd=project, env=env)
+    assert json.loads(everything.read_text().splitlines()[-1])["checkpoints"] == CHECKPOINTS + SHORT
 
     export = tmp_path / "long.jsonl"
     run([lg, "export", "--thread-id", "long", "-o", export], cwd=project, env=env)

@@ -113,11 +113,13 @@ def stats(saver: RedisSaver, settings: Settings) -> Stats:
 
 
 def threads(saver: RedisSaver, limit: int | None) -> list[Thread]:
+    # Sorted here: FT.AGGREGATE's SORTBY keeps only 10 rows unless told a MAX.
     rows = _aggregate(
         saver, "*", "GROUPBY", 1, "@thread_id", "REDUCE", "COUNT", 0, "AS", "n",
-        "REDUCE", "MAX", 1, "@checkpoint_ts", "AS", "latest", "SORTBY", 2, "@latest", "DESC",
+        "REDUCE", "MAX", 1, "@checkpoint_ts", "AS", "latest",
     )  # fmt: skip
     found = [Thread(r["thread_id"], int(r["n"]), r["latest"]) for r in rows]
+    found.sort(key=lambda t: float(t.latest_id), reverse=True)
     return found[:limit] if limit is not None else found
 
 
