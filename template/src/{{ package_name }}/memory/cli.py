@@ -32,7 +32,7 @@ from . import backends, migrate, store, transfer
 from .settings import CheckpointError, Settings, load_settings
 from .store import Saver
 
-EXIT_ERROR, EXIT_USAGE = 1, 2
+EXIT_ERROR = 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,7 +274,7 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
         if hasattr(backend, "vacuum"):
             backend.vacuum(saver)
         after = store.stats(backend, saver, settings)
-        verify_cleared(saver, args)
+        verify_cleared(saver, args, after)
     freed = ""
     if before.storage_bytes is not None and after.storage_bytes is not None:
         freed = f", {human_size(max(0, before.storage_bytes - after.storage_bytes))} freed"
@@ -282,8 +282,10 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def verify_cleared(saver: Saver, args: argparse.Namespace) -> None:
+def verify_cleared(saver: Saver, args: argparse.Namespace, after: store.Stats) -> None:
     if not args.thread_id:
+        if after.checkpoints:
+            raise CheckpointError(f"clear left {after.checkpoints} checkpoints behind")
         return
     left = [t.checkpoint["id"] for t in store.history(saver, args.thread_id)]
     if args.checkpoint_id in left or (left and not args.checkpoint_id):

@@ -104,11 +104,13 @@ def stats(saver: RedisSaver, settings: Settings) -> Stats:
     info = client.ft(saver._checkpoint_prefix).info()
     threads = sum(1 for _ in _aggregate(saver, "*", "GROUPBY", 1, "@thread_id"))
     size = 0
-    pipe = saver._redis.pipeline(transaction=False)
+    pipe = client.pipeline(transaction=False)
     for prefix in (saver._checkpoint_prefix, saver._checkpoint_write_prefix):
-        for key in saver._redis.scan_iter(match=f"{prefix}:*", count=1000):
+        for n, key in enumerate(client.scan_iter(match=f"{prefix}:*", count=1000), 1):
             pipe.memory_usage(key)
-        size += sum(n or 0 for n in pipe.execute())
+            if n % 1000 == 0:  # a thousand at a time: memory stays flat
+                size += sum(used or 0 for used in pipe.execute())
+        size += sum(used or 0 for used in pipe.execute())
     return Stats(threads, int(info["num_docs"]), size)
 
 
