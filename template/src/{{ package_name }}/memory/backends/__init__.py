@@ -2,6 +2,10 @@
 
 - `open_saver(settings)`: a context manager yielding a ready sync saver (storage set up);
 - `aopen_saver(settings)`: the same for async code.
+
+and, where the backend can do better than LangGraph's public saver API, optional native
+operations used by `lg-memory` (see ../store.py): `stats`, `threads`, `iter_store`,
+`delete_checkpoint`, `keep_last`, `bulk_writer` and `vacuum`.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from types import ModuleType
 
 from ..settings import CheckpointError
 
-# The Python distribution each backend needs, for the "not installed" message.
-_EXTRAS = {"sqlite": "sqlite", "postgres": "postgres", "redis": "redis", "mongodb": "mongodb"}
+# The backends whose packages are an optional extra of the project (named after them).
+_EXTRAS = {"sqlite", "postgres", "redis", "mongodb"}
 
 
 def load(type: str) -> ModuleType:
@@ -26,5 +30,5 @@ def load(type: str) -> ModuleType:
             raise
         raise CheckpointError(
             f"{type} support is not installed ({exc.name} is missing): "
-            f"pip install -e '.[{_EXTRAS[type]}]' (or uv sync --extra {_EXTRAS[type]})"
+            f"pip install -e '.[{type}]' (or uv sync --extra {type})"
         ) from None
