@@ -50,7 +50,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from ..store import Stats, parent_id
+from ..store import Stats, Thread, parent_id
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -465,14 +465,24 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[FileCheckpointSaver]:
 
 # Native operations for `lg-memory` (see ../store.py), built on the same primitives.
 def stats(saver: FileCheckpointSaver, settings: Settings) -> Stats:
-    threads = list(saver._iter(("threads",)))
-    checkpoints = sum(
-        sum(1 for _ in saver._iter(("threads", t, ns, "checkpoints")))
-        for t in threads
-        for ns in saver._iter(("threads", t))
-    )
+    found = threads(saver, None)
     size = sum(f.stat().st_size for f in (saver.root / "threads").rglob("*") if f.is_file())
-    return Stats(len(threads), checkpoints, size)
+    return Stats(len(found), sum(t.checkpoints for t in found), size)
+
+
+def threads(saver: FileCheckpointSaver, limit: int | None) -> list[Thread]:
+    """Threads, most recently updated first, from the file names alone."""
+    found = []
+    for thread in saver._iter(("threads",)):
+        ids = [
+            _decode(name)
+            for ns in saver._iter(("threads", thread))
+            for name in saver._iter(("threads", thread, ns, "checkpoints"))
+        ]
+        if ids:
+            found.append(Thread(_decode(thread), len(ids), max(ids)))
+    found.sort(key=lambda t: t.latest_id, reverse=True)
+    return found[:limit] if limit is not None else found
 
 
 def delete_checkpoint(saver: FileCheckpointSaver, target: CheckpointTuple) -> None:
