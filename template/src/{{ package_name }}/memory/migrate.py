@@ -2,9 +2,9 @@
 
 1. A marker (`.lg-memory/pending-migration.json`) records the move before anything else, so
    that `lg-memory` reminds the user until it is done, and `migrate --resume` can finish it.
-2. The source is exported to `lg-memory-backups/<type>-<namespace>-<time>.jsonl` and the file is
-   verified (count and checksum).
-3. The backup is imported into the target (storage initialised on open; imports are idempotent,
+2. The source is exported to `lg-memory-backups/<type>-<namespace>-<time>.jsonl`.
+3. The backup is imported into the target: the import verifies the whole file (count, checksum,
+   types) before it writes anything (storage initialised on open; imports are idempotent,
    so a resumed move creates no duplicates), then the target is exported again, thread by
    thread, and compared with the backup line by line: same ids, parents, metadata and values.
 4. The marker is removed. The source store is never written to.
@@ -150,8 +150,7 @@ def _backup(source: Settings, opened: Opener, progress: Progress) -> Path:
         progress("backup") as tick,
     ):
         export_to(backend, saver, source, out, None, tick)
-    transfer.read_export(partial)  # count and checksum, before anything is written
-    partial.replace(path)
+    partial.replace(path)  # verified (count, checksum, types) by the import, before it writes
     return path
 
 
