@@ -53,6 +53,8 @@ def test_a_thread_longer_than_redis_list_cap_exports_completely(
     listing = json.loads(run([lg, "list", "--json", "--limit", "100"], cwd=project, env=env).stdout)
     found = {t["thread_id"]: t["checkpoints"] for t in listing}
     assert found == {"long": CHECKPOINTS, **{f"short-{n}": 1 for n in range(SHORT)}}
+    one = run([lg, "list", "--thread-id", "long", "--json"], cwd=project, env=env).stdout
+    assert json.loads(one)[0]["checkpoints"] == CHECKPOINTS
     everything = tmp_path / "all.jsonl"
     run([lg, "export", "-o", everything], cwd=project, env=env)
     assert json.loads(everything.read_text().splitlines()[-1])["checkpoints"] == CHECKPOINTS + SHORT

@@ -70,7 +70,7 @@ def describe(exc: BaseException, settings: Settings | None) -> str:
             message = f"database error: {text}"
     elif type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool", "redis", "pymongo"):
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "disk" in text and "full" in text or "OOM" in text:
+        if ("disk" in text and "full" in text) or "OOM" in text:
             message = f"storage full: {text}"
         else:
             message = f"connection failed: {text}"
@@ -126,9 +126,7 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as (backend, saver):
         if args.thread_id:
-            store.require_thread(saver, args.thread_id)
-            count = sum(1 for _ in store.history(saver, args.thread_id))
-            chosen = [store.Thread(args.thread_id, count, "")]
+            chosen = [store.thread(backend, saver, args.thread_id)]
         else:
             chosen = store.threads(backend, saver, args.limit)
         app = project_graph(saver)

@@ -203,5 +203,6 @@ def settings_pair(args: Any, current: Settings) -> tuple[Settings, Settings]:
     )  # fmt: skip
     if same:
         raise CheckpointError("--from-type and --to-type name the same store")
-    backends.load(source.type), backends.load(target.type)  # both installed?
+    for settings in (source, target):
+        backends.load(settings.type)  # a clear error now if its packages are missing
     return source, target

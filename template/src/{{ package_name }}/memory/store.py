@@ -1,7 +1,7 @@
 """What is stored, backend-independently: counts, threads, histories, deletions.
 
 Each operation uses the backend module's native query when it has one (`stats`,
-`threads`, `delete_checkpoints`), and otherwise LangGraph's public saver API.
+`threads`, `delete_checkpoint`), and otherwise LangGraph's public saver API.
 """
 
 from __future__ import annotations
@@ -60,6 +60,14 @@ def threads(backend: ModuleType, saver: Saver, limit: int | None = None) -> list
         )
     ordered = sorted(found.values(), key=lambda t: t.latest_id, reverse=True)
     return ordered[:limit] if limit is not None else ordered
+
+
+def thread(backend: ModuleType, saver: Saver, thread_id: str) -> Thread:
+    """One thread's summary, counted like `threads` (Redis' list() would stop at 10,000)."""
+    for found in threads(backend, saver):
+        if found.thread_id == thread_id:
+            return found
+    raise CheckpointError(f"checkpoint not found: no thread {thread_id!r} in this namespace")
 
 
 def bulk_writer(backend: ModuleType, saver: Saver) -> AbstractContextManager[Saver]:
