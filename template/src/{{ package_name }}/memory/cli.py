@@ -229,11 +229,16 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         raise CheckpointError(f"no such file: {path}")
     with (
         opened(settings) as (backend, saver),
-        store.bulk_writer(backend, saver) as writer,
+        store.import_target(backend, saver) as (writer, loader),
         progress("import") as tick,
     ):
         summary = transfer.import_checkpoints(
-            writer, path, thread_id=args.thread_id, dry_run=args.dry_run, progress=tick
+            writer,
+            path,
+            thread_id=args.thread_id,
+            dry_run=args.dry_run,
+            progress=tick,
+            loader=loader,
         )
     verb = "would import" if args.dry_run else "imported"
     print(

@@ -3,27 +3,27 @@
 1. A marker (`.lg-memory/pending-migration.json`) records the move before anything else, so
    that `lg-memory` reminds the user until it is done, and `migrate --resume` can finish it.
 2. The source is exported to `lg-memory-backups/<type>-<namespace>-<time>.jsonl`.
-3. The backup is imported into the target: the import verifies the whole file (count, checksum,
-   types) before it writes anything (storage initialised on open; imports are idempotent,
-   so a resumed move creates no duplicates), then the target is exported again, thread by
-   thread, and compared with the backup line by line: same ids, parents, metadata and values.
+3. The backup is imported into the target: the import verifies the whole file (format, order,
+   count, checksum) before it writes anything (storage initialised on open; imports are
+   idempotent, so a resumed move creates no duplicates), then the target is exported again
+   and compared with the backup line by line: same ids, parents, metadata and values.
 4. The marker is removed. The source store is never written to.
+
+Values move as the source stored them: where both backends can (SQLite and PostgreSQL), as
+bytes, without being decoded. Unlike `lg-memory import` of a file from elsewhere, no type is
+refused: the values are this project's own, and the application reads them as before.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
-from itertools import zip_longest
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
-
-from langgraph.checkpoint.base import CheckpointTuple
 
 from . import backends, store, transfer
 from .settings import CheckpointError, Settings, load_settings
@@ -75,17 +75,6 @@ def _save(plan: Plan) -> None:
     MARKER.write_text(json.dumps(plan.__dict__, indent=2) + "\n")
 
 
-def store_tuples(
-    backend: ModuleType, saver: store.Saver, thread_id: str | None
-) -> Iterator[CheckpointTuple]:
-    """The store in export order, through the backend's native listing where it has one."""
-    if hasattr(backend, "iter_store"):
-        tuples: Iterator[CheckpointTuple] = backend.iter_store(saver, thread_id)
-        return tuples
-    ids = [thread_id] if thread_id else sorted(t.thread_id for t in store.threads(backend, saver))
-    return (t for tid in ids for t in transfer.iter_store(saver, tid))
-
-
 def export_to(
     backend: ModuleType,
     saver: store.Saver,
@@ -94,10 +83,9 @@ def export_to(
     thread_id: str | None,
     progress: Callable[[int], None] | None = None,
 ) -> transfer.Summary:
-    return transfer.export_checkpoints(
-        store_tuples(backend, saver, thread_id),
+    return transfer.export_records(
+        store.records(backend, saver, thread_id),
         out,
-        serde=saver.serde,
         source={"type": settings.type, "namespace": settings.namespace},
         thread_id=thread_id,
         progress=progress,
@@ -125,10 +113,13 @@ def run(
         _save(plan)
     backup = Path(plan.backup or "")
     with opened(target) as (backend, saver):
-        # The import verifies the whole backup (count, checksum, types) before writing.
-        with store.bulk_writer(backend, saver) as writer, progress("import") as tick:
-            imported = transfer.import_checkpoints(writer, backup, progress=tick)
-        _verify(backend, saver, target, backup)
+        with store.import_target(backend, saver) as (writer, loader), progress("import") as tick:
+            # The import verifies the whole backup (format, count, checksum) before writing.
+            imported = transfer.import_checkpoints(
+                writer, backup, progress=tick, trusted=True, loader=loader
+            )
+        with progress("verify") as tick:
+            _verify(backend, saver, target, backup, tick)
     MARKER.unlink(missing_ok=True)
     return (
         f"migrated {imported.threads} threads, {imported.checkpoints} checkpoints and "
@@ -154,21 +145,48 @@ def _backup(source: Settings, opened: Opener, progress: Progress) -> Path:
     return path
 
 
-def _verify(backend: ModuleType, saver: store.Saver, target: Settings, backup: Path) -> None:
-    """The target holds, for every thread of the backup, exactly the backup's checkpoints."""
+def _verify(
+    backend: ModuleType,
+    saver: store.Saver,
+    target: Settings,
+    backup: Path,
+    progress: Callable[[int], None],
+) -> None:
+    """The target holds, for every thread of the backup, exactly the backup's checkpoints.
+
+    Both are in export order: the target's export is walked beside the backup's lines,
+    skipping the checkpoints of threads the backup does not hold.
+    """
+    theirs: set[str] | None = None  # the backup's threads, read only if the target has others
+    with closing(store.records(backend, saver, None)) as found, backup.open("rb") as before:
+        for n, expected in enumerate(_body(before), 1):
+            while True:
+                rec = next(found, None)
+                if rec is not None and transfer.dumps(rec) == expected:
+                    break
+                if theirs is None:
+                    theirs = _threads(backup)
+                if rec is None or rec["thread_id"] in theirs:
+                    _differs(target, rec or json.loads(expected))
+            progress(n)
+        for rec in found:  # what is left may only be other threads
+            if theirs is None:
+                theirs = _threads(backup)
+            if rec["thread_id"] in theirs:
+                _differs(target, rec)
+
+
+def _threads(backup: Path) -> set[str]:
     with backup.open("rb") as f:
-        threads = sorted({json.loads(line)["thread_id"] for line in _body(f)})
-    with tempfile.TemporaryFile("w+b") as again, backup.open("rb") as before:
-        tuples = (t for tid in threads for t in store_tuples(backend, saver, tid))
-        transfer.export_checkpoints(tuples, again, serde=saver.serde, source={})
-        again.seek(0)
-        for expected, found in zip_longest(_body(before), _body(again)):
-            if expected != found:
-                where = json.loads(expected or found or b"{}").get("thread_id", "?")
-                raise CheckpointError(
-                    f"migration error: the {target.label} store differs from the backup "
-                    f"(first at thread {where!r}); run `lg-memory migrate --resume` to retry"
-                )
+        return {json.loads(line)["thread_id"] for line in _body(f)}
+
+
+def _differs(target: Settings, rec: transfer.Json) -> None:
+    raise CheckpointError(
+        f"migration error: the {target.label} store differs from the backup "
+        f"(first at thread {rec.get('thread_id', '?')!r}); "
+        "run `lg-memory migrate --resume` to retry"
+    )
 
 
 def _body(lines: Iterable[bytes]) -> Iterator[bytes]:

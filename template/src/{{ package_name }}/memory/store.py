@@ -1,21 +1,24 @@
-"""What is stored, backend-independently: counts, threads, histories, deletions.
+"""What is stored, backend-independently: counts, threads, histories, deletions, records.
 
 Each operation uses the backend module's native query when it has one (`stats`,
-`threads`, `delete_checkpoint`), and otherwise LangGraph's public saver API.
+`threads`, `delete_checkpoint`, `iter_store`, `iter_records`, `load_records`), and otherwise
+LangGraph's public saver API.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
+from . import transfer
 from .settings import CheckpointError, Settings
 
 Saver = BaseCheckpointSaver[Any]
@@ -68,6 +71,50 @@ def thread(backend: ModuleType, saver: Saver, thread_id: str) -> Thread:
         if found.thread_id == thread_id:
             return found
     raise CheckpointError(f"checkpoint not found: no thread {thread_id!r} in this namespace")
+
+
+def tuples(backend: ModuleType, saver: Saver, thread_id: str | None) -> Iterator[CheckpointTuple]:
+    """The store (or one thread) in export order, through the backend's listing if it has one."""
+    if hasattr(backend, "iter_store"):
+        found: Iterator[CheckpointTuple] = backend.iter_store(saver, thread_id)
+        return found
+    return transfer.iter_store(saver, thread_id)
+
+
+def records(
+    backend: ModuleType, saver: Saver, thread_id: str | None
+) -> Generator[transfer.Json, None, None]:
+    """The store (or one thread) as export records: read natively where the backend can."""
+    if hasattr(backend, "iter_records"):
+        yield from backend.iter_records(saver, thread_id)
+    else:
+        yield from (transfer.record(t, saver.serde) for t in tuples(backend, saver, thread_id))
+
+
+def record_loader(backend: ModuleType, saver: Saver) -> transfer.Loader | None:
+    """The backend's bulk writer of export records, when values can go in as they are: the
+    saver must serialise as LangGraph's plain serializer does (not encrypt, say)."""
+    if not hasattr(backend, "load_records") or type(saver.serde) is not JsonPlusSerializer:
+        return None
+
+    def load(records: Iterable[transfer.Json]) -> None:
+        backend.load_records(saver, records)
+
+    return load
+
+
+@contextmanager
+def import_target(
+    backend: ModuleType, saver: Saver
+) -> Iterator[tuple[Saver, transfer.Loader | None]]:
+    """What an import writes through: the backend's bulk loader of records where it has one
+    (then values go in as they are), and otherwise a saver, the backend's batched one if any."""
+    loader = record_loader(backend, saver)
+    if loader is not None:
+        yield saver, loader
+    else:
+        with bulk_writer(backend, saver) as writer:
+            yield writer, None
 
 
 def bulk_writer(backend: ModuleType, saver: Saver) -> AbstractContextManager[Saver]:

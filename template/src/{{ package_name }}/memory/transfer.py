@@ -3,8 +3,8 @@
 Export format
 -------------
 
-An export is a JSON Lines file: UTF-8 (in fact pure ASCII), one JSON object per line, each line
-ended by "\\n", object keys sorted. It is written as a stream, one checkpoint at a time, so memory
+An export is a JSON Lines file: UTF-8, one JSON object per line, each line ended by "\\n",
+object keys sorted, no spaces. It is written as a stream, one checkpoint at a time, so memory
 does not grow with the store.
 
 Line 1, the header::
@@ -58,22 +58,26 @@ each checkpoint oldest to newest through the target saver's public API (`put`, t
 for each task), keeping every id. Savers upsert by id, so importing a file twice leaves the same
 store as importing it once.
 
-Values are decoded, not passed through. Keeping them serialised end to end (a pass-through
-serializer on the target saver) does not work for every saver: SQLite and MongoDB serialise the
-whole checkpoint as one msgpack document, which would have to be spliced together from
-pre-serialised pieces; Redis stores checkpoints as JSON documents and decodes them itself; only
-Postgres and the in-memory saver store one blob per channel. Pass-through would not make an import
-safe either: the bytes land in the store, and the application's serializer (permissive by
-default) would rebuild whatever class a crafted file names the next time the thread is loaded.
-
-So an import checks every value before it writes anything. It walks each msgpack value without
+An import checks every value before it writes anything. It walks each msgpack value without
 building objects and refuses a value naming any type outside: LangGraph's built-in safe list
 (datetime, UUID, sets, LangChain messages, Send, Interrupt, ...), classes defined in this project's
 package and in `langchain_core.messages`, and the modules the caller allows in addition. A name in
 those modules must resolve to a class defined there (not a function, and not a class it merely
-imported). Pickle is refused. Values are then decoded by a `JsonPlusSerializer` in strict mode
-whose allowlist holds exactly the checked classes, and the target saver serialises them again: for
-these types decoding and encoding again gives the same bytes, which the round-trip tests check.
+imported). Pickle is refused. Otherwise the application's serializer (permissive by default)
+would rebuild whatever class a crafted file names the next time the thread is loaded.
+
+Then the values are written. Through the saver's API, they are decoded by a `JsonPlusSerializer`
+in strict mode whose allowlist holds exactly the checked classes, and the saver serialises them
+again: for these types decoding and encoding again gives the same bytes, which the round-trip
+tests check. A backend that stores one serialised value per channel (PostgreSQL) has a bulk
+loader instead, which writes the checked bytes as they are, in the rows `put` would write.
+
+Native reading. Backends whose tables hold `dumps_typed` output (SQLite: one msgpack document per
+checkpoint; PostgreSQL: a blob per channel value) export without decoding: `unpack_raw` cuts a
+document into its values and leaves every object (a msgpack extension) as its bytes. The records
+are the same, byte for byte, as those made through the saver's `list()`, which the tests check.
+A value the saver wrote in a form of its own (encrypted, say) is decoded by it and written
+plainly, as through `list()`.
 
 Channel versions. LangGraph's savers number versions with strings, except MongoDBSaver, which
 like LangGraph's base class uses integers (this project's MongoDB backend subclasses it to write
@@ -100,12 +104,14 @@ import inspect
 import io
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any, BinaryIO, TextIO, cast
 
+import orjson
 import ormsgpack
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -130,6 +136,7 @@ __all__ = [
     "Header",
     "Summary",
     "export_checkpoints",
+    "export_records",
     "import_checkpoints",
     "iter_store",
     "read_export",
@@ -142,8 +149,8 @@ VERSION = 1
 TRUSTED_MODULES = (__name__.split(".")[0], "langchain_core.messages")
 
 # Checkpoint fields that are plain JSON; every other field holds Python objects.
-_JSON_FIELDS = frozenset({"v", "id", "ts", "channel_versions", "versions_seen", "updated_channels"})
-_NOT_EXTRA = _JSON_FIELDS | {"channel_values"}
+JSON_FIELDS = frozenset({"v", "id", "ts", "channel_versions", "versions_seen", "updated_channels"})
+_NOT_EXTRA = JSON_FIELDS | {"channel_values"}
 # Fields a saver adds for its own bookkeeping (Redis: the serialisation type of the document).
 _STORAGE_FIELDS = frozenset({"type"})
 _VALUE_KINDS = frozenset({"msgpack", "null", "bytes", "bytearray"})
@@ -159,6 +166,13 @@ _CONSTRUCTORS = frozenset(
 _PLAIN_EXTENSIONS = frozenset({jsonplus.EXT_NUMPY_ARRAY, jsonplus.EXT_DELTA_SNAPSHOT})
 _MSGPACK_OPTIONS = ormsgpack.OPT_NON_STR_KEYS
 _PLAIN_SERDE = jsonplus.JsonPlusSerializer()
+# orjson writes dates and dataclasses as strings and dicts; metadata holding them is not JSON.
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 Json = dict[str, Any]
 Typed = list[str]  # [type, base64]
@@ -205,8 +219,26 @@ def export_checkpoints(
     gives the same export on every backend.
     `out` may be a binary or a text stream.
     """
-    started = time.monotonic()
     serde = serde or _PLAIN_SERDE
+    return export_records(
+        (record(tup, serde) for tup in tuples),
+        out,
+        source=source,
+        thread_id=thread_id,
+        progress=progress,
+    )
+
+
+def export_records(
+    records: Iterable[Json],
+    out: TextIO | BinaryIO,
+    *,
+    source: dict[str, Any],
+    thread_id: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Summary:
+    """Write checkpoint records (in export order) to `out` as an export file."""
+    started = time.monotonic()
     writer = _LineWriter(out)
     writer.write(
         {
@@ -218,14 +250,11 @@ def export_checkpoints(
         }
     )
     tally = _Tally()
-    for tup in tuples:
-        record = _record(tup, serde)
-        if thread_id is not None and record["thread_id"] != thread_id:
-            raise CheckpointError(
-                f"export of thread {thread_id!r} got thread {record['thread_id']!r}"
-            )
-        tally.add(record)
-        writer.write(record)
+    for rec in records:
+        if thread_id is not None and rec["thread_id"] != thread_id:
+            raise CheckpointError(f"export of thread {thread_id!r} got thread {rec['thread_id']!r}")
+        tally.add(rec)
+        writer.write(rec)
         if progress:
             progress(tally.checkpoints)
     writer.write(
@@ -271,7 +300,7 @@ class _LineWriter:
         if isinstance(out, io.BufferedIOBase | io.RawIOBase):
             self._emit = cast(BinaryIO, out).write
         else:
-            self._emit = lambda line: cast(TextIO, out).write(line.decode("ascii"))
+            self._emit = lambda line: cast(TextIO, out).write(line.decode("utf-8"))
         self._digest = hashlib.sha256()
 
     @property
@@ -279,70 +308,91 @@ class _LineWriter:
         return self._digest.hexdigest()
 
     def write(self, obj: Json, *, digest: bool = True) -> None:
-        try:
-            line = _dumps(obj) + b"\n"
-        except (TypeError, ValueError) as exc:  # only metadata can hold non-JSON values
-            where = f"checkpoint {obj.get('checkpoint_id')} of thread {obj.get('thread_id')!r}"
-            raise CheckpointError(f"{where}: metadata is not JSON ({exc})") from None
+        line = dumps(obj) + b"\n"
         if digest:
             self._digest.update(line)
         self._emit(line)
 
 
-def _dumps(obj: Json) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+def dumps(obj: Json) -> bytes:
+    """An export line's canonical JSON: keys sorted, no spaces, UTF-8."""
+    try:
+        return orjson.dumps(obj, option=_ORJSON_OPTIONS)
+    except TypeError:  # the stdlib writes integers beyond 64 bits, and refuses what isn't JSON
+        try:
+            text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError) as exc:  # only metadata can hold non-JSON values
+            where = f"checkpoint {obj.get('checkpoint_id')} of thread {obj.get('thread_id')!r}"
+            raise CheckpointError(f"{where}: metadata is not JSON ({exc})") from None
+        return text.encode("utf-8")
 
 
-def _record(tup: CheckpointTuple, serde: SerializerProtocol) -> Json:
+def record(tup: CheckpointTuple, serde: SerializerProtocol) -> Json:
+    """The export record of a checkpoint read through a saver (values serialised by `serde`)."""
     thread_id, checkpoint_ns, checkpoint_id = _tuple_key(tup)
     parent = tup.parent_config["configurable"].get("checkpoint_id") if tup.parent_config else None
     where = f"checkpoint {checkpoint_id} of thread {thread_id!r}"
-    return {
-        "thread_id": thread_id,
-        "checkpoint_ns": checkpoint_ns,
-        "checkpoint_id": checkpoint_id,
-        "parent_checkpoint_id": parent,
-        "checkpoint": _dump_checkpoint(tup.checkpoint, serde, where),
-        "metadata": dict(tup.metadata),
-        "writes": _dump_writes(tup.pending_writes or [], serde, where),
+    checkpoint = tup.checkpoint
+    values = {
+        ch: _pack(serde, v, f"{where}, channel {ch!r}")
+        for ch, v in checkpoint["channel_values"].items()
     }
+    writes = [
+        (w[0], w[1], _pack(serde, w[2], f"{where}, write to {w[1]!r}"), w[3] if len(w) > 3 else "")
+        for w in tup.pending_writes or []
+    ]
+    return make_record(
+        (thread_id, checkpoint_ns, checkpoint_id),
+        parent,
+        checkpoint,
+        values,
+        lambda key, value: _pack(serde, value, f"{where}, field {key!r}"),
+        dict(tup.metadata),
+        writes,
+    )
 
 
-def _dump_checkpoint(checkpoint: Checkpoint, serde: SerializerProtocol, where: str) -> Json:
-    values = checkpoint["channel_values"]
-    dumped: Json = {
-        "channel_values": {
-            ch: _pack(serde, v, f"{where}, channel {ch!r}") for ch, v in values.items()
-        }
-    }
-    for key, value in checkpoint.items():
-        if key == "channel_values" or key in _STORAGE_FIELDS:
+def make_record(
+    key: Key,
+    parent: str | None,
+    checkpoint: Mapping[str, Any],
+    values: dict[str, Typed],
+    pack: Callable[[str, Any], Typed],
+    metadata: Json,
+    writes: Iterable[tuple[str, str, Typed, str]],
+) -> Json:
+    """An export record. `values` are the channel values, already typed; `pack` types the
+    checkpoint's other non-JSON fields; `writes` are (task_id, channel, typed value, task_path)
+    in the order the saver returns them."""
+    dumped: Json = {"channel_values": values}
+    for field_, value in checkpoint.items():
+        if field_ == "channel_values" or field_ in _STORAGE_FIELDS:
             continue
-        if key in _JSON_FIELDS:
-            dumped[key] = value
-        elif key != "pending_sends" or value:
-            dumped[key] = _pack(serde, value, f"{where}, field {key!r}")
-    return dumped
+        if field_ in JSON_FIELDS:
+            dumped[field_] = value
+        elif field_ != "pending_sends" or value:
+            dumped[field_] = pack(field_, value)
+    return {
+        "thread_id": key[0],
+        "checkpoint_ns": key[1],
+        "checkpoint_id": key[2],
+        "parent_checkpoint_id": parent,
+        "checkpoint": dumped,
+        "metadata": metadata,
+        "writes": _sorted_writes(writes),
+    }
 
 
-def _dump_writes(
-    writes: Iterable[tuple[Any, ...]], serde: SerializerProtocol, where: str
-) -> list[Any]:
+def _sorted_writes(writes: Iterable[tuple[str, str, Typed, str]]) -> list[Any]:
     """Pending writes in a canonical order: by task, special writes first, then by channel.
 
     Savers differ in the order they return writes in (Redis: none). LangGraph applies a task's
     writes channel by channel, so only the order of writes to one channel matters: the sort is
     stable and keeps it as the saver returned it.
     """
-    rows: list[tuple[tuple[str, int, str], list[Any]]] = []
-    for write in writes:
-        task_id, channel, value = write[0], write[1], write[2]
-        task_path = write[3] if len(write) > 3 else ""
-        typed = _pack(serde, value, f"{where}, write to {channel!r}")
-        key = (task_id, WRITES_IDX_MAP.get(channel, 0), channel)
-        rows.append((key, [task_id, channel, typed, task_path]))
-    rows.sort(key=lambda row: row[0])
-    return [row for _, row in rows]
+    rows: list[list[Any]] = [list(w) for w in writes]
+    rows.sort(key=lambda w: (w[0], WRITES_IDX_MAP.get(w[1], 0), w[1]))
+    return rows
 
 
 def _pack(serde: SerializerProtocol, value: Any, where: str) -> Typed:
@@ -352,7 +402,66 @@ def _pack(serde: SerializerProtocol, value: Any, where: str) -> Typed:
             kind, data = _PLAIN_SERDE.dumps_typed(value)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{where}: cannot serialise {type(value).__name__} ({exc})") from None
+    return typed(kind, data)
+
+
+# -- values without decoding them: for backends that read and write the stored bytes ----------
+
+
+def typed(kind: str, data: bytes) -> Typed:
+    """A value in the export's form, from its serialised form."""
     return [kind, base64.b64encode(data).decode("ascii")]
+
+
+def stored(serde: SerializerProtocol, kind: str, data: bytes, where: str) -> Typed:
+    """A value as a saver stored it (`dumps_typed` output), in the export's form: kept as it
+    is, unless `serde` wrote it in a form of its own (then it is decoded and written plainly)."""
+    if kind in _VALUE_KINDS:
+        return typed(kind, data)
+    return _pack(_PLAIN_SERDE, serde.loads_typed((kind, data)), where)
+
+
+def unpack_raw(data: bytes) -> Any:
+    """Decode msgpack, leaving every extension (an object of any class) as its raw bytes."""
+    return ormsgpack.unpackb(data, ext_hook=ormsgpack.Ext, option=_MSGPACK_OPTIONS)
+
+
+def raw_typed(value: Any) -> Typed:
+    """A value decoded by `unpack_raw` (or read from JSON) in the export's form, exactly as
+    `JsonPlusSerializer.dumps_typed` writes the object it stands for."""
+    if value is None:
+        return ["null", ""]
+    if isinstance(value, bytes):
+        return typed("bytes", value)
+    return typed("msgpack", ormsgpack.packb(value, option=_MSGPACK_OPTIONS))
+
+
+def value_bytes(value: Typed) -> tuple[str, bytes]:
+    """The serialised form of an export value (the inverse of `typed`)."""
+    return value[0], base64.b64decode(value[1])
+
+
+# msgpack's first byte of a nil, bool, int, float or str: the values savers keep as plain JSON.
+_PRIMITIVE_HEADS = frozenset(
+    [*range(0x00, 0x80), *range(0xA0, 0xC1), 0xC2, 0xC3, *range(0xCA, 0xD4), *range(0xD9, 0xDC),
+     *range(0xE0, 0x100)]
+)  # fmt: skip
+_EXT_CODE_AT = {0xD4: 1, 0xD5: 1, 0xD6: 1, 0xD7: 1, 0xD8: 1, 0xC7: 2, 0xC8: 3, 0xC9: 5}
+
+
+def primitive(kind: str, data: bytes) -> tuple[bool, Any]:
+    """(True, value) when the value is None, a bool, an int, a float or a str."""
+    if kind == "null":
+        return True, None
+    if kind == "msgpack" and data and data[0] in _PRIMITIVE_HEADS:
+        return True, ormsgpack.unpackb(data)
+    return False, None
+
+
+def extension_code(kind: str, data: bytes) -> int | None:
+    """The msgpack extension code of a value that is one object of some class, or None."""
+    at = _EXT_CODE_AT.get(data[0]) if kind == "msgpack" and data else None
+    return None if at is None else int.from_bytes(data[at : at + 1], "big", signed=True)
 
 
 @dataclass
@@ -412,7 +521,7 @@ class _Scan:
     """The state of one pass over the lines after the header."""
 
     name: str
-    policy: _TypePolicy
+    policy: _TypePolicy | None
     thread_id: str | None
     digest: Any = field(default_factory=hashlib.sha256)
     line: int = 1
@@ -428,7 +537,7 @@ class _Scan:
 
 
 def _verify(
-    f: IO[bytes], name: str, policy: _TypePolicy, thread_id: str | None = None
+    f: IO[bytes], name: str, policy: _TypePolicy | None, thread_id: str | None = None
 ) -> _Verified:
     first = f.readline()
     header = _parse_header(first, name)
@@ -480,9 +589,16 @@ def _parse_header(raw: bytes, name: str) -> Json:
 
 def _loads(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except ValueError:
         return None
+
+
+def parse_json(raw: bytes | str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # NaN and Infinity, which Python's json writes
+        return json.loads(raw)
 
 
 def _scan_line(scan: _Scan, raw: bytes) -> None:
@@ -495,7 +611,9 @@ def _scan_line(scan: _Scan, raw: bytes) -> None:
     if obj is None:
         scan.note("not valid JSON")
         return
-    problem = _record_problem(obj) or _order_problem(scan, obj) or _values_problem(scan.policy, obj)
+    problem = _record_problem(obj) or _order_problem(scan, obj)
+    if problem is None and scan.policy is not None:
+        problem = _values_problem(scan.policy, obj)
     if problem:
         scan.note(problem)
 
@@ -704,6 +822,9 @@ def _all_str(items: Iterable[Any]) -> bool:
 # -- import -----------------------------------------------------------------------------------
 
 
+Loader = Callable[[Iterable[Json]], None]
+
+
 def import_checkpoints(
     saver: BaseCheckpointSaver[Any],
     path: Path,
@@ -712,61 +833,110 @@ def import_checkpoints(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
     allowed_modules: Iterable[str] = (),
+    trusted: bool = False,
+    loader: Loader | None = None,
 ) -> Summary:
     """Verify the export at `path`, then write its checkpoints (or one thread's) into `saver`.
 
     Nothing is written when verification fails, or with `dry_run` (which returns what would be
     imported). `allowed_modules` adds modules whose classes values may hold.
+
+    `trusted` is for a file this project wrote itself (a migration's backup): its header, order,
+    counts and checksum are verified, not its values' types; they are decoded, where they must
+    be, by the saver's own serializer.
+
+    `loader`, a backend's bulk writer, receives the verified records in file order and writes
+    them, values as they are, in one transaction (records are read as it consumes them; the
+    iteration raises, and the loader must then write nothing, if the file changed meanwhile).
     """
     started = time.monotonic()
-    policy = _TypePolicy(allowed_modules)
+    policy = None if trusted else _TypePolicy(allowed_modules)
     with _open(path) as f:
-        verified = _verify(f, path.name, policy, thread_id)
-        if not verified.found_thread:
-            raise CheckpointError(f"thread {thread_id!r} is not in {path.name}")
-        if dry_run:
-            return verified.selected.summary(started)
+        if trusted and thread_id is None and not dry_run:
+            _check_integrity(f, path.name)
+        else:
+            verified = _verify(f, path.name, policy, thread_id)
+            if not verified.found_thread:
+                raise CheckpointError(f"thread {thread_id!r} is not in {path.name}")
+            if dry_run:
+                return verified.selected.summary(started)
         f.seek(0)
-        importer = _Importer(saver, policy.decoder(), progress)
-        _replay(f, importer, path.name, thread_id)
-    return importer.tally.summary(started)
+        tally = _Tally()
+        records = _counted(_records(f, path.name, thread_id), tally, progress)
+        if loader is not None:
+            loader(records)
+        else:
+            decoder = policy.decoder() if policy else saver.serde
+            importer = _Importer(saver, decoder)
+            for rec in records:
+                importer.put(rec)
+    return tally.summary(started)
 
 
-def _replay(f: IO[bytes], importer: _Importer, name: str, thread_id: str | None) -> None:
+def _records(f: IO[bytes], name: str, thread_id: str | None) -> Iterator[Json]:
+    """The records of a verified file; raises at the end if it changed since it was verified."""
     digest = hashlib.sha256(_normalised(f.readline()))
     trailer: Json = {}
+    writes = 0
     for raw in f:
-        record = json.loads(raw)
-        if "end" in record:
-            trailer = record
+        rec = _loads(raw)
+        if "end" in rec:
+            trailer = rec
             break
         digest.update(_normalised(raw))
-        if thread_id is None or record["thread_id"] == thread_id:
-            importer.put(record)
-    # The file was verified before; this catches a change while it was being imported.
-    if trailer.get("sha256") != digest.hexdigest():
+        writes += len(rec["writes"])
+        if thread_id is None or rec["thread_id"] == thread_id:
+            yield rec
+    if trailer.get("sha256") != digest.hexdigest() or trailer.get("writes") != writes:
         raise CheckpointError(f"{name} changed while it was being imported")
 
 
+def _check_integrity(f: IO[bytes], name: str) -> None:
+    """Header, checksum and checkpoint count of a file this project wrote (see `trusted`)."""
+    first = f.readline()
+    _parse_header(first, name)
+    digest = hashlib.sha256(_normalised(first))
+    lines, last = 0, b""
+    for raw in f:
+        if last:
+            digest.update(_normalised(last))
+            lines += 1
+        last = raw
+    trailer = _loads(last) if last.endswith(b"\n") else None
+    if not isinstance(trailer, dict) or trailer.get("end") is not True:
+        raise CheckpointError(f"{name} is truncated: no trailer after line {lines + 1}")
+    if trailer.get("sha256") != digest.hexdigest():
+        raise CheckpointError(f"{name}: checksum mismatch: the file was edited or corrupted")
+    if trailer.get("checkpoints") != lines:
+        raise CheckpointError(
+            f"{name}: the trailer counts {trailer.get('checkpoints')} checkpoints but the file "
+            f"holds {lines}: the file was edited or corrupted"
+        )
+
+
+def _counted(
+    records: Iterable[Json], tally: _Tally, progress: Callable[[int], None] | None
+) -> Iterator[Json]:
+    for rec in records:
+        tally.add(rec)
+        yield rec
+        if progress:
+            progress(tally.checkpoints)
+
+
 class _Importer:
-    def __init__(
-        self,
-        saver: BaseCheckpointSaver[Any],
-        decoder: SerializerProtocol,
-        progress: Callable[[int], None] | None,
-    ) -> None:
+    def __init__(self, saver: BaseCheckpointSaver[Any], decoder: SerializerProtocol) -> None:
         self.saver = saver
         self.decoder = decoder
-        self.progress = progress
         self.version_kind = type(saver.get_next_version(None, None))
-        self.tally = _Tally()
+        self._thread: str | None = None
         self._stored: set[tuple[str, str, Any]] = set()  # (ns, channel, version) of this thread
 
     def put(self, record: Json) -> None:
         thread_id, checkpoint_ns = record["thread_id"], record["checkpoint_ns"]
-        if self.tally.last is None or self.tally.last[0] != thread_id:
+        if thread_id != self._thread:
+            self._thread = thread_id
             self._stored.clear()
-        self.tally.add(record)
         checkpoint = self._checkpoint(record["checkpoint"])
         configurable = {"thread_id": thread_id, "checkpoint_ns": checkpoint_ns}
         if record["parent_checkpoint_id"]:
@@ -780,16 +950,14 @@ class _Importer:
         self._put_writes(
             {**configurable, "checkpoint_id": record["checkpoint_id"]}, record["writes"]
         )
-        if self.progress:
-            self.progress(self.tally.checkpoints)
 
     def _checkpoint(self, dumped: Json) -> Checkpoint:
-        dumped = _align_versions(dumped, self.version_kind)
+        dumped = align_versions(dumped, self.version_kind)
         checkpoint: Json = {}
         for key, value in dumped.items():
             if key == "channel_values":
                 checkpoint[key] = {ch: self._load(v) for ch, v in value.items()}
-            elif key in _JSON_FIELDS:
+            elif key in JSON_FIELDS:
                 checkpoint[key] = value
             else:
                 checkpoint[key] = self._load(value)
@@ -821,12 +989,26 @@ class _Importer:
         return self.decoder.loads_typed((typed[0], base64.b64decode(typed[1])))
 
 
-def _align_versions(checkpoint: Json, kind: type) -> Json:
+def indexed_writes(writes: Iterable[list[Any]]) -> Iterator[tuple[str, str, int, str, Typed]]:
+    """(task_id, task_path, idx, channel, value) of a record's writes, numbered as LangGraph
+    numbers them: a task's regular writes from 0, special ones by `WRITES_IDX_MAP`."""
+    counts: dict[str, int] = {}
+    for task_id, channel, value, task_path in writes:
+        if channel in WRITES_IDX_MAP:
+            idx = WRITES_IDX_MAP[channel]
+        else:
+            idx = counts.get(task_id, 0)
+            counts[task_id] = idx + 1
+        yield task_id, task_path, idx, channel, value
+
+
+def align_versions(checkpoint: Json, kind: type) -> Json:
     """The checkpoint with its versions of the kind (str or int) the target saver produces."""
     versions = checkpoint["channel_versions"]
     seen = checkpoint["versions_seen"]
-    every = [*versions.values(), *(v for node in seen.values() for v in node.values())]
-    if kind not in (str, int) or all(isinstance(v, kind) for v in every):
+    # One saver numbered all the versions of a checkpoint: the first tells their kind.
+    first = next(chain(versions.values(), *(node.values() for node in seen.values())), None)
+    if kind not in (str, int) or first is None or isinstance(first, kind):
         return checkpoint
     if kind is int:
         return {

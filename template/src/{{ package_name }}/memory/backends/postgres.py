@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import json
+from collections.abc import AsyncIterator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from langgraph.checkpoint.base import CheckpointTuple
+import orjson
+from langgraph.checkpoint.base import (
+    CheckpointTuple,
+    get_serializable_checkpoint_metadata,
+    writes_sort_key,
+)
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.jsonplus import EXT_DELTA_SNAPSHOT
 from psycopg import Connection, Cursor, Pipeline, sql
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
+from .. import transfer
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id
 
@@ -200,3 +210,225 @@ def keep_last(saver: PostgresSaver, thread_id: str, keep: int) -> None:
             "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
             {"t": thread_id},
         )
+
+
+# Export and import without decoding a single value (see ../transfer.py). The export streams
+# the namespace in export order through one server-side cursor running the saver's own query;
+# the import COPYs rows as `put` would write them into staging tables, and merges them into
+# the saver's tables as `put` does (upserts), all in one transaction.
+_EXPORT_ORDER = (
+    ' ORDER BY thread_id COLLATE "C", checkpoint_ns COLLATE "C", checkpoint_id COLLATE "C"'
+)
+
+
+def iter_records(saver: PostgresSaver, thread_id: str | None) -> Iterator[dict[str, Any]]:
+    """The export records of the namespace (or of one thread), in export order."""
+    where, args = ("WHERE thread_id = %s", (thread_id,)) if thread_id is not None else ("", ())
+    pool = saver.conn
+    assert isinstance(pool, ConnectionPool)
+    with pool.connection() as conn, conn.cursor(binary=True) as cur:
+        set_json_loads(orjson.loads, cur)
+        for row in cur.stream(saver.SELECT_SQL + where + _EXPORT_ORDER, args, size=500):
+            yield _record(saver, row)
+
+
+def _record(saver: PostgresSaver, row: DictRow) -> dict[str, Any]:
+    checkpoint = row["checkpoint"]
+    key = (row["thread_id"], row["checkpoint_ns"], row["checkpoint_id"])
+    if checkpoint.get("v", 4) < 4 and row["parent_checkpoint_id"]:
+        # The saver rebuilds the pending sends of checkpoints older than format 4.
+        configurable = dict(zip(("thread_id", "checkpoint_ns", "checkpoint_id"), key, strict=True))
+        tup = saver.get_tuple({"configurable": configurable})
+        assert tup is not None
+        return transfer.record(tup, saver.serde)
+    where = f"checkpoint {key[2]} of thread {key[0]!r}"
+    # As the saver reads them: the values kept inline, then those of the blobs table.
+    values = {
+        ch: transfer.raw_typed(v) for ch, v in (checkpoint.get("channel_values") or {}).items()
+    }
+    for channel, kind, blob in row["channel_values"] or ():
+        if kind != b"empty":
+            values[channel.decode()] = transfer.stored(saver.serde, kind.decode(), blob, where)
+    writes = [
+        (task_id.decode(), channel.decode(), kind.decode(), blob, path.decode(), int(idx))
+        for task_id, channel, kind, blob, path, idx in row["pending_writes"] or ()
+    ]
+    writes.sort(key=lambda w: writes_sort_key(w[4], w[0], w[5]))
+    return transfer.make_record(
+        key,
+        row["parent_checkpoint_id"],
+        checkpoint,
+        values,
+        lambda _, value: transfer.raw_typed(value),
+        row["metadata"],
+        # The saver does not return task paths: exported as "", as through its `list()`.
+        ((w[0], w[1], transfer.stored(saver.serde, w[2], w[3], where), "") for w in writes),
+    )
+
+
+_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+_COLUMNS = {  # the columns `put` and `put_writes` fill, with their types
+    "checkpoints": {
+        "thread_id": "text", "checkpoint_ns": "text", "checkpoint_id": "text",
+        "parent_checkpoint_id": "text", "checkpoint": "jsonb", "metadata": "jsonb",
+    },
+    "checkpoint_blobs": {
+        "thread_id": "text", "checkpoint_ns": "text", "channel": "text", "version": "text",
+        "type": "text", "blob": "bytea",
+    },
+    "checkpoint_writes": {
+        "thread_id": "text", "checkpoint_ns": "text", "checkpoint_id": "text", "task_id": "text",
+        "task_path": "text", "idx": "int4", "channel": "text", "type": "text", "blob": "bytea",
+    },
+}  # fmt: skip
+_KEYS = {
+    "checkpoints": "thread_id, checkpoint_ns, checkpoint_id",
+    "checkpoint_blobs": "thread_id, checkpoint_ns, channel, version",
+    "checkpoint_writes": "thread_id, checkpoint_ns, checkpoint_id, task_id, idx",
+}
+# Into a store that holds rows already, rows are staged, then merged as `put` and `put_writes`
+# merge them: checkpoints replaced, blobs kept, regular writes kept, special ones (idx < 0)
+# replaced.
+_MERGE = {
+    "checkpoints": [
+        ("", "DO UPDATE SET checkpoint = EXCLUDED.checkpoint, metadata = EXCLUDED.metadata")
+    ],
+    "checkpoint_blobs": [("", "DO NOTHING")],
+    "checkpoint_writes": [
+        ("WHERE idx >= 0", "DO NOTHING"),
+        ("WHERE idx < 0", "DO UPDATE SET channel = EXCLUDED.channel, type = EXCLUDED.type, "
+         "blob = EXCLUDED.blob"),
+    ],
+}  # fmt: skip
+BATCH = 2000  # checkpoints per round of COPY
+
+
+def load_records(saver: PostgresSaver, records: Iterable[dict[str, Any]]) -> None:
+    """Write export records as `put` and `put_writes` would, in one transaction."""
+    pool = saver.conn
+    assert isinstance(pool, ConnectionPool)
+    with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        # Writers wait until the import commits; readers don't.
+        cur.execute(f"LOCK TABLE {', '.join(_TABLES)} IN SHARE ROW EXCLUSIVE MODE")
+        cur.execute(
+            "SELECT " + " OR ".join(f"EXISTS (SELECT FROM {t})" for t in _TABLES) + " AS used"
+        )
+        staged = bool((cur.fetchone() or {}).get("used"))
+        if staged:
+            for table in _TABLES:
+                columns = ", ".join(f"{c} {t}" for c, t in _COLUMNS[table].items())
+                cur.execute(f"CREATE TEMP TABLE staged_{table} ({columns}) ON COMMIT DROP")
+        # The server stores one batch while the next one is prepared.
+        with ThreadPoolExecutor(max_workers=1) as copier:
+            stored: Future[None] | None = None
+            for batch in _Rows().batches(records):
+                if stored is not None:
+                    stored.result()
+                stored = copier.submit(_copy, cur, batch, staged)
+            if stored is not None:
+                stored.result()
+
+
+class _Rows:
+    """The rows of a batch of records, per staging table."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
+        self._thread: str | None = None
+        self._stored: set[tuple[str, str, str]] = set()  # (ns, channel, version) of the thread
+
+    def add(self, record: dict[str, Any]) -> None:
+        thread_id, ns, checkpoint_id = (
+            record["thread_id"], record["checkpoint_ns"], record["checkpoint_id"]
+        )  # fmt: skip
+        if thread_id != self._thread:
+            self._thread = thread_id
+            self._stored.clear()
+        where = f"checkpoint {checkpoint_id} of thread {thread_id!r}"
+        checkpoint = transfer.align_versions(record["checkpoint"], str)
+        inline: dict[str, Any] = {}
+        blobs: dict[str, tuple[str, bytes]] = {}
+        for channel, value in checkpoint["channel_values"].items():
+            kind, data = transfer.value_bytes(value)
+            is_primitive, plain = transfer.primitive(kind, data)
+            if is_primitive:
+                inline[channel] = plain
+                continue
+            blobs[channel] = (kind, data)
+            if transfer.extension_code(kind, data) == EXT_DELTA_SNAPSHOT:
+                inline[channel] = True  # the saver's marker of a snapshot behind it
+        document = {
+            k: v if k in transfer.JSON_FIELDS else _decoded(v)
+            for k, v in checkpoint.items()
+            if k != "channel_values"
+        }
+        document["channel_values"] = inline
+        for channel, version in checkpoint["channel_versions"].items():
+            if (ns, channel, version) in self._stored:
+                continue
+            self._stored.add((ns, channel, version))
+            if channel in blobs:
+                self.tables["checkpoint_blobs"].append(
+                    (thread_id, ns, channel, version, *blobs[channel])
+                )
+        metadata = get_serializable_checkpoint_metadata({}, record["metadata"])
+        self.tables["checkpoints"].append(
+            (thread_id, ns, checkpoint_id, record["parent_checkpoint_id"],
+             _jsonb(document, where), _jsonb(metadata, where))
+        )  # fmt: skip
+        special: dict[tuple[str, int], tuple[Any, ...]] = {}
+        for task_id, task_path, idx, channel, value in transfer.indexed_writes(record["writes"]):
+            row = (thread_id, ns, checkpoint_id, task_id, task_path, idx, channel,
+                   *transfer.value_bytes(value))  # fmt: skip
+            if idx < 0:
+                special[(task_id, idx)] = row  # replaced, as by `put_writes`: the last one wins
+            else:
+                self.tables["checkpoint_writes"].append(row)
+        self.tables["checkpoint_writes"].extend(special.values())
+
+    def batches(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, list[Any]]]:
+        """The rows of every `BATCH` records, then of the rest."""
+        for n, record in enumerate(records, 1):
+            self.add(record)
+            if n % BATCH == 0:
+                yield self.tables
+                self.tables = {name: [] for name in _TABLES}
+        yield self.tables
+
+
+def _copy(cur: Cursor[Any], tables: dict[str, list[Any]], staged: bool) -> None:
+    for table, columns in _COLUMNS.items():
+        into = f"staged_{table}" if staged else table
+        statement = f"COPY {into} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        with cur.copy(statement) as copy:
+            copy.set_types(list(columns.values()))
+            for row in tables[table]:
+                copy.write_row(row)
+        if staged:
+            names = ", ".join(columns)
+            for where, action in _MERGE[table]:
+                cur.execute(
+                    f"INSERT INTO {table} ({names}) SELECT {names} FROM {into} {where} "
+                    f"ON CONFLICT ({_KEYS[table]}) {action}"
+                )
+            cur.execute(f"TRUNCATE {into}")
+
+
+def _decoded(value: list[str]) -> Any:
+    """A checkpoint field outside the JSON ones (old `pending_sends`), as `put` would get it."""
+    return PostgresSaver.serde.loads_typed(transfer.value_bytes(value))
+
+
+def _jsonb(obj: Any, where: str) -> Jsonb:
+    try:
+        text = orjson.dumps(obj)
+    except TypeError:
+        try:
+            text = json.dumps(obj).encode()
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{where}: cannot be stored as JSON ({exc})") from None
+    return Jsonb(text, dumps=_as_is)
+
+
+def _as_is(text: bytes) -> bytes:
+    return text

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
+from itertools import groupby
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
-from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.base import CheckpointTuple, writes_sort_key
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from .. import transfer
 from ..settings import DEFAULT_NAMESPACE, Settings
 from ..store import Stats, Thread, parent_id
 
@@ -57,6 +60,64 @@ def bulk_writer(saver: SqliteSaver) -> Iterator[SqliteSaver]:
         yield saver
     finally:
         saver.conn.execute("PRAGMA synchronous=FULL")
+
+
+def iter_records(saver: SqliteSaver, thread_id: str | None) -> Iterator[dict[str, Any]]:
+    """The export records of the store (or of one thread), in export order, read straight
+    from the tables: each checkpoint is one msgpack document, whose channel values are cut
+    out of it without building the objects they stand for (see ../transfer.py)."""
+    where, args = ("WHERE thread_id = ?", (thread_id,)) if thread_id is not None else ("", ())
+    order = "ORDER BY thread_id, checkpoint_ns, checkpoint_id"
+    conn = saver.conn
+    with closing(conn.cursor()) as cur, closing(conn.cursor()) as wcur:
+        cur.execute("BEGIN")  # one snapshot for both queries
+        try:
+            cur.execute(
+                "SELECT thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, "
+                f"checkpoint, metadata FROM checkpoints {where} {order}",
+                args,
+            )
+            wcur.execute(
+                "SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, channel, type, value, "
+                f"task_path, idx FROM writes {where} {order}",
+                args,
+            )
+            writes = groupby(wcur, key=lambda w: (w[0], w[1], w[2]))
+            pending = next(writes, None)
+            for row in cur:
+                key = (row[0], row[1], row[2])
+                while pending is not None and pending[0] < key:  # writes of no checkpoint
+                    pending = next(writes, None)
+                found: list[Any] = []
+                if pending is not None and pending[0] == key:
+                    found = list(pending[1])
+                    pending = next(writes, None)
+                yield _record(saver, key, row, found)
+        finally:
+            conn.rollback()
+
+
+def _record(
+    saver: SqliteSaver, key: tuple[str, str, str], row: Any, writes: list[Any]
+) -> dict[str, Any]:
+    if row[4] != "msgpack":  # written by another serializer: read through the saver
+        configurable = dict(zip(("thread_id", "checkpoint_ns", "checkpoint_id"), key, strict=True))
+        tup = saver.get_tuple({"configurable": configurable})
+        assert tup is not None
+        return transfer.record(tup, saver.serde)
+    where = f"checkpoint {key[2]} of thread {key[0]!r}"
+    checkpoint = transfer.unpack_raw(row[5])
+    writes.sort(key=lambda w: writes_sort_key(w[7], w[3], w[8]))
+    return transfer.make_record(
+        key,
+        row[3],
+        checkpoint,
+        {ch: transfer.raw_typed(v) for ch, v in checkpoint["channel_values"].items()},
+        lambda _, value: transfer.raw_typed(value),
+        transfer.parse_json(row[6]) if row[6] is not None else {},
+        # The saver does not return task paths: exported as "", as through its `list()`.
+        ((w[3], w[4], transfer.stored(saver.serde, w[5], w[6], where), "") for w in writes),
+    )
 
 
 # Native queries for `lg-memory` (see ../store.py): counts without loading checkpoints.
