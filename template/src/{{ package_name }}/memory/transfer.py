@@ -843,7 +843,7 @@ def import_checkpoints(
 
     `trusted` is for a file this project wrote itself (a migration's backup): its header, order,
     counts and checksum are verified, not its values' types; they are decoded, where they must
-    be, by the saver's own serializer.
+    be, by LangGraph's default serializer, as the application reads them.
 
     `loader`, a backend's bulk writer, receives the verified records in file order and writes
     them, values as they are, in one transaction (records are read as it consumes them; the
@@ -866,7 +866,7 @@ def import_checkpoints(
         if loader is not None:
             loader(records)
         else:
-            decoder = policy.decoder() if policy else saver.serde
+            decoder = policy.decoder() if policy else _PLAIN_SERDE
             importer = _Importer(saver, decoder)
             for rec in records:
                 importer.put(rec)

@@ -145,7 +145,11 @@ def iter_store(saver: RedisSaver, thread_id: str | None = None) -> Iterator[Chec
                 }
             }
             if (found := saver.get_tuple(config)) is not None:
-                yield found
+                # get_tuple() skips the writes of a checkpoint whose `has_writes` flag is unset,
+                # and its own `put` can unset it after the writes were saved (a subgraph, say):
+                # the writes' registry is right.
+                writes = saver._load_pending_writes(tid, ns, checkpoint_id)
+                yield found._replace(pending_writes=writes)
 
 
 def keep_last(saver: RedisSaver, thread_id: str, keep: int) -> None:
