@@ -1,12 +1,13 @@
 """Benchmarks of `lg-memory` on real servers, against the naive public-API approaches,
 measured in the same run on the same data. Prints a table; figures are also ratios.
 
-    python bench/run.py [--threads 10000] [--backends sqlite,postgres,redis,mongodb]
+    python bench/run.py [--threads 10000] [--backends sqlite,postgres,redis,mongodb] [--pairs]
 
 A store of N threads of the example graph (about 10 checkpoints each, with pending writes)
 is built in SQLite at N/10 and N threads, then exported, imported into every backend,
-exported back, listed, summarised and migrated SQLite -> Postgres. Each operation is one
-process; its wall time and peak resident memory are reported.
+exported back, listed, summarised and migrated SQLite -> Postgres (with `--pairs`, also
+between every other ordered pair of backends, at the sizes up to `--pairs-threads`). Each
+operation is one process; its wall time and peak resident memory are reported.
 """
 
 from __future__ import annotations
@@ -52,6 +53,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=10_000)
     parser.add_argument("--backends", default="sqlite,postgres,redis,mongodb")
     parser.add_argument(
+        "--pairs",
+        action="store_true",
+        help="migrate between every ordered pair of backends, not only SQLite -> Postgres",
+    )
+    parser.add_argument(
+        "--pairs-threads",
+        type=int,
+        default=1_000,
+        help="the other pairs are migrated at sizes up to this many threads",
+    )
+    parser.add_argument(
         "--mongodb-threads",
         type=int,
         default=1_000,
@@ -70,7 +82,7 @@ def main() -> None:
         base |= {URL_ENV[b]: u for b, u in urls.items()}
         print("size | operation | backend | seconds | checkpoints/s | peak RSS MB | vs naive")
         for threads in (opts.threads // 10, opts.threads):
-            run_size(threads, project, python, lg, base, chosen, opts.mongodb_threads)
+            run_size(threads, project, python, lg, base, chosen, opts)
     finally:
         for server in started:
             server.stop()
@@ -92,8 +104,9 @@ def render(work: Path) -> Path:
 
 def run_size(
     threads: int, project: Path, python: str, lg: str, base: dict[str, str],
-    chosen: list[str], mongodb_threads: int,
+    chosen: list[str], opts: argparse.Namespace,
 ) -> None:  # fmt: skip
+    mongodb_threads, pairs, pairs_threads = opts.mongodb_threads, opts.pairs, opts.pairs_threads
     inproject = str(REPO / "bench/inproject.py")
     db = project / f"store-{threads}.db"
     env = base | {"CHECKPOINT_DB_PATH": str(db)}
@@ -115,16 +128,17 @@ def run_size(
     t, m, _ = popen_wait4([lg, "export", "-o", str(export)], env, project)
     row(label, "export", "sqlite", f"{t:.1f}", f"{total / t:,.0f}", f"{m:.0f}", "")
 
+    namespaces = {"sqlite": "default"}  # where each backend holds this store
     for backend in chosen:
         ns = f"bench_{uuid.uuid4().hex[:8]}"
         benv = env | {"CHECKPOINT_NAMESPACE": ns}
         source, count = export, total
         if backend == "mongodb" and threads > mongodb_threads:
             continue  # the emulator is slow: measured at the small size only
-        if backend == "sqlite":
-            benv["CHECKPOINT_DB_PATH"] = str(project / f"import-{threads}.db")
         t, m, _ = popen_wait4([lg, "import", str(source), "--type", backend], benv, project)
         row(label, "import", backend, f"{t:.1f}", f"{count / t:,.0f}", f"{m:.0f}", "")
+        if backend != "sqlite":
+            namespaces[backend] = ns
         back = project / f"back-{backend}-{threads}.jsonl"
         t, m, _ = popen_wait4([lg, "export", "--type", backend, "-o", str(back)], benv, project)
         row(label, "export", backend, f"{t:.1f}", f"{count / t:,.0f}", f"{m:.0f}", "")
@@ -135,19 +149,34 @@ def run_size(
             row(label, "info", backend, f"{t:.2f} (warm {warm[0]:.3f})", "", f"{m:.0f}",
                 f"{warm[1] / warm[0]:.0f}x faster warm (naive {warm[1]:.3f} s)")  # fmt: skip
 
-    if "postgres" in chosen:
-        ours_env = env | {"CHECKPOINT_NAMESPACE": f"bench_{uuid.uuid4().hex[:8]}"}
-        t, m, _ = popen_wait4(
-            [lg, "migrate", "--from-type", "sqlite", "--from-namespace", "default",
-             "--to-type", "postgres"], ours_env, project,
-        )  # fmt: skip
-        tn, mn, _ = popen_wait4(
-            [python, inproject, "naive_migrate", "sqlite", "default", "postgres",
-             f"bench_{uuid.uuid4().hex[:8]}"], env, project,
-        )  # fmt: skip
-        row(label, "migrate sqlite->postgres", "postgres", f"{t:.1f}", f"{total / t:,.0f}",
-            f"{m:.0f}", f"{tn / t:.1f}x faster (naive {tn:.1f} s, {total / tn:,.0f} cp/s, "
-            f"{mn:.0f} MB)")  # fmt: skip
+    # Every ordered pair of the stores: the headline pair (SQLite -> Postgres) at every size,
+    # the others where the source holds this size and `--pairs` asks for them.
+    for source_type, source_ns in namespaces.items():
+        for target in namespaces:
+            pair = (source_type, target)
+            if target == source_type or (pair != ("sqlite", "postgres") and not pairs):
+                continue
+            if pairs and threads > pairs_threads and pair != ("sqlite", "postgres"):
+                continue
+            migrate(label, total, project, python, lg, env, source_type, source_ns, target)
+
+
+def migrate(
+    label: str, total: int, project: Path, python: str, lg: str, env: dict[str, str],
+    source: str, source_ns: str, target: str,
+) -> None:  # fmt: skip
+    """`lg-memory migrate` against the naive public-API loop, each into a new namespace."""
+    ours = [lg, "migrate", "--from-type", source, "--from-namespace", source_ns,
+            "--to-type", target, "--namespace", f"bench_{uuid.uuid4().hex[:8]}"]  # fmt: skip
+    t, m, _ = popen_wait4(ours, env, project)
+    naive = [python, str(REPO / "bench/inproject.py"), "naive_migrate", source, source_ns,
+             target, f"bench_{uuid.uuid4().hex[:8]}"]  # fmt: skip
+    tn, mn, out = popen_wait4(naive, env, project)
+    moved = int(out.split()[1])  # "naive: N checkpoints in S s"
+    short = "" if moved == total else f", moved only {moved}: list() stops at 10,000"
+    row(label, f"migrate {source}->{target}", target, f"{t:.1f}", f"{total / t:,.0f}",
+        f"{m:.0f}", f"{tn / t:.1f}x faster (naive {tn:.1f} s, {total / tn:,.0f} cp/s, "
+        f"{mn:.0f} MB{short})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -213,9 +213,8 @@ def keep_last(saver: PostgresSaver, thread_id: str, keep: int) -> None:
 
 
 # Export and import without decoding a single value (see ../transfer.py). The export streams
-# the namespace in export order through one server-side cursor running the saver's own query;
-# the import COPYs rows as `put` would write them into staging tables, and merges them into
-# the saver's tables as `put` does (upserts), all in one transaction.
+# the namespace in export order through the saver's own query; the import COPYs the rows `put`
+# and `put_writes` would write, in one transaction.
 _EXPORT_ORDER = (
     ' ORDER BY thread_id COLLATE "C", checkpoint_ns COLLATE "C", checkpoint_id COLLATE "C"'
 )
@@ -237,10 +236,7 @@ def _record(saver: PostgresSaver, row: DictRow) -> dict[str, Any]:
     key = (row["thread_id"], row["checkpoint_ns"], row["checkpoint_id"])
     if checkpoint.get("v", 4) < 4 and row["parent_checkpoint_id"]:
         # The saver rebuilds the pending sends of checkpoints older than format 4.
-        configurable = dict(zip(("thread_id", "checkpoint_ns", "checkpoint_id"), key, strict=True))
-        tup = saver.get_tuple({"configurable": configurable})
-        assert tup is not None
-        return transfer.record(tup, saver.serde)
+        return transfer.saved_record(saver, key)
     where = f"checkpoint {key[2]} of thread {key[0]!r}"
     # As the saver reads them: the values kept inline, then those of the blobs table.
     values = {

@@ -101,10 +101,7 @@ def _record(
     saver: SqliteSaver, key: tuple[str, str, str], row: Any, writes: list[Any]
 ) -> dict[str, Any]:
     if row[4] != "msgpack":  # written by another serializer: read through the saver
-        configurable = dict(zip(("thread_id", "checkpoint_ns", "checkpoint_id"), key, strict=True))
-        tup = saver.get_tuple({"configurable": configurable})
-        assert tup is not None
-        return transfer.record(tup, saver.serde)
+        return transfer.saved_record(saver, key)
     where = f"checkpoint {key[2]} of thread {key[0]!r}"
     checkpoint = transfer.unpack_raw(row[5])
     writes.sort(key=lambda w: writes_sort_key(w[7], w[3], w[8]))
