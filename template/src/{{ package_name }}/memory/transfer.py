@@ -442,7 +442,21 @@ def raw_typed(value: Any) -> Typed:
         return ["null", ""]
     if isinstance(value, bytes):
         return typed("bytes", value)
-    return typed("msgpack", ormsgpack.packb(value, option=_MSGPACK_OPTIONS))
+    return typed("msgpack", pack_raw(value))
+
+
+def raw_value(value: Typed) -> Any:
+    """An export value decoded as `unpack_raw` decodes: objects stay their msgpack bytes."""
+    kind, data = value_bytes(value)
+    if kind == "msgpack":
+        return unpack_raw(data)
+    return {"null": None, "bytes": data, "bytearray": bytearray(data)}[kind]
+
+
+def pack_raw(value: Any) -> bytes:
+    """msgpack of a value decoded by `unpack_raw` (or `raw_value`): the bytes LangGraph's
+    serializer writes for the object it stands for."""
+    return ormsgpack.packb(value, option=_MSGPACK_OPTIONS)
 
 
 def value_bytes(value: Typed) -> tuple[str, bytes]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from langgraph.checkpoint.base import CheckpointTuple, writes_sort_key
+from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_metadata, writes_sort_key
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -95,6 +96,53 @@ def iter_records(saver: SqliteSaver, thread_id: str | None) -> Iterator[dict[str
                 yield _record(saver, key, row, found)
         finally:
             conn.rollback()
+
+
+def load_records(saver: SqliteSaver, records: Iterable[dict[str, Any]]) -> None:
+    """Write export records as `put` and `put_writes` would, in one transaction. A checkpoint's
+    msgpack document is put together from its values' bytes: no object is rebuilt."""
+    conn = saver.conn
+    with saver.lock, closing(conn.cursor()) as cur:
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for record in records:
+                _insert(cur, record)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+def _insert(cur: sqlite3.Cursor, record: dict[str, Any]) -> None:
+    key = (record["thread_id"], record["checkpoint_ns"], record["checkpoint_id"])
+    checkpoint = transfer.align_versions(record["checkpoint"], str)
+    document = {
+        k: v if k in transfer.JSON_FIELDS else transfer.raw_value(v)
+        for k, v in checkpoint.items()
+        if k != "channel_values"
+    }
+    document["channel_values"] = {
+        ch: transfer.raw_value(v) for ch, v in checkpoint["channel_values"].items()
+    }
+    metadata = get_checkpoint_metadata({}, record["metadata"])
+    cur.execute(
+        "INSERT OR REPLACE INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
+        "parent_checkpoint_id, type, checkpoint, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (*key, record["parent_checkpoint_id"], "msgpack", transfer.pack_raw(document),
+         json.dumps(metadata, ensure_ascii=False).encode("utf-8", "ignore")),
+    )  # fmt: skip
+    regular: list[tuple[Any, ...]] = []
+    special: list[tuple[Any, ...]] = []
+    for task_id, task_path, idx, channel, value in transfer.indexed_writes(record["writes"]):
+        row = (*key, task_id, task_path, idx, channel, *transfer.value_bytes(value))
+        (special if idx < 0 else regular).append(row)
+    # As `put_writes`: regular writes are kept if present, special ones (idx < 0) replaced.
+    for verb, rows in (("INSERT OR IGNORE", regular), ("INSERT OR REPLACE", special)):
+        cur.executemany(
+            f"{verb} INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, "
+            "idx, channel, type, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
 
 def _record(
