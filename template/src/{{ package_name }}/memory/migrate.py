@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from . import backends, store, transfer
 from .settings import CheckpointError, Settings, load_settings
@@ -79,7 +79,7 @@ def export_to(
     backend: ModuleType,
     saver: store.Saver,
     settings: Settings,
-    out: TextIO,
+    out: TextIO | BinaryIO,
     thread_id: str | None,
     progress: Callable[[int], None] | None = None,
 ) -> transfer.Summary:
@@ -137,11 +137,11 @@ def _backup(source: Settings, opened: Opener, progress: Progress) -> Path:
     partial = path.with_name(path.name + ".partial")
     with (
         opened(source) as (backend, saver),
-        open(partial, "w", encoding="utf-8") as out,
+        open(partial, "wb") as out,
         progress("backup") as tick,
     ):
         export_to(backend, saver, source, out, None, tick)
-    partial.replace(path)  # verified (count, checksum, types) by the import, before it writes
+    partial.replace(path)  # verified (count, checksum) by the import, before it writes
     return path
 
 

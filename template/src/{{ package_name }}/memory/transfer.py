@@ -103,6 +103,7 @@ import importlib
 import inspect
 import io
 import json
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -419,7 +420,7 @@ def _pack(serde: SerializerProtocol, value: Any, where: str) -> Typed:
 
 def typed(kind: str, data: bytes) -> Typed:
     """A value in the export's form, from its serialised form."""
-    return [kind, base64.b64encode(data).decode("ascii")]
+    return [kind, binascii.b2a_base64(data, newline=False).decode("ascii")]
 
 
 def stored(serde: SerializerProtocol, kind: str, data: bytes, where: str) -> Typed:
@@ -461,7 +462,7 @@ def pack_raw(value: Any) -> bytes:
 
 def value_bytes(value: Typed) -> tuple[str, bytes]:
     """The serialised form of an export value (the inverse of `typed`)."""
-    return value[0], base64.b64decode(value[1])
+    return value[0], binascii.a2b_base64(value[1])
 
 
 # msgpack's first byte of a nil, bool, int, float or str: the values savers keep as plain JSON.
@@ -590,6 +591,8 @@ def _verify(
 
 
 def _normalised(raw: bytes) -> bytes:
+    if raw.endswith(b"\n") and not raw.endswith(b"\r\n"):
+        return raw
     return raw.rstrip(b"\r\n") + b"\n"
 
 
@@ -878,7 +881,10 @@ def import_checkpoints(
     started = time.monotonic()
     policy = None if trusted else _TypePolicy(allowed_modules)
     with _open(path) as f:
-        if trusted and thread_id is None and not dry_run:
+        # A file of ours is checked once; then, as it is read, only for a change of its stamp.
+        own = trusted and thread_id is None and not dry_run
+        stamp = _stamp(f) if own else None
+        if own:
             _check_integrity(f, path.name)
         else:
             verified = _verify(f, path.name, policy, thread_id)
@@ -888,7 +894,7 @@ def import_checkpoints(
                 return verified.selected.summary(started)
         f.seek(0)
         tally = _Tally()
-        records = _counted(_records(f, path.name, thread_id), tally, progress)
+        records = _counted(_records(f, path.name, thread_id, stamp), tally, progress)
         if loader is not None:
             loader(records)
         else:
@@ -899,8 +905,12 @@ def import_checkpoints(
     return tally.summary(started)
 
 
-def _records(f: IO[bytes], name: str, thread_id: str | None) -> Iterator[Json]:
-    """The records of a verified file; raises at the end if it changed since it was verified."""
+def _records(
+    f: IO[bytes], name: str, thread_id: str | None, stamp: tuple[int, int] | None = None
+) -> Iterator[Json]:
+    """The records of a verified file; raises at the end if it changed since it was verified:
+    if its checksum differs, or given the `stamp` it had then, if that differs."""
+    rehash = stamp is None
     digest = hashlib.sha256(_normalised(f.readline()))
     trailer: Json = {}
     writes = 0
@@ -909,12 +919,19 @@ def _records(f: IO[bytes], name: str, thread_id: str | None) -> Iterator[Json]:
         if "end" in rec:
             trailer = rec
             break
-        digest.update(_normalised(raw))
+        if rehash:
+            digest.update(_normalised(raw))
         writes += len(rec["writes"])
         if thread_id is None or rec["thread_id"] == thread_id:
             yield rec
-    if trailer.get("sha256") != digest.hexdigest() or trailer.get("writes") != writes:
+    same = trailer.get("sha256") == digest.hexdigest() if rehash else _stamp(f) == stamp
+    if not same or trailer.get("writes") != writes:
         raise CheckpointError(f"{name} changed while it was being imported")
+
+
+def _stamp(f: IO[bytes]) -> tuple[int, int]:
+    status = os.fstat(f.fileno())
+    return status.st_size, status.st_mtime_ns
 
 
 def _check_integrity(f: IO[bytes], name: str) -> None:
@@ -1012,7 +1029,7 @@ class _Importer:
                     self.saver.put_writes(config, group, task_id, task_path)
 
     def _load(self, typed: Typed) -> Any:
-        return self.decoder.loads_typed((typed[0], base64.b64decode(typed[1])))
+        return self.decoder.loads_typed(value_bytes(typed))
 
 
 def indexed_writes(writes: Iterable[list[Any]]) -> Iterator[tuple[str, str, int, str, Typed]]:
@@ -1033,7 +1050,9 @@ def align_versions(checkpoint: Json, kind: type) -> Json:
     versions = checkpoint["channel_versions"]
     seen = checkpoint["versions_seen"]
     # One saver numbered all the versions of a checkpoint: the first tells their kind.
-    first = next(chain(versions.values(), *(node.values() for node in seen.values())), None)
+    first = next(iter(versions.values()), None)
+    if first is None:
+        first = next(chain.from_iterable(node.values() for node in seen.values()), None)
     if kind not in (str, int) or first is None or isinstance(first, kind):
         return checkpoint
     if kind is int:
