@@ -7,9 +7,11 @@ from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextma
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.base import CheckpointTuple, PendingWrite
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
+from langgraph.checkpoint.redis.base import BaseRedisSaver
 from langgraph.checkpoint.redis.util import (
+    from_storage_safe_id,
     from_storage_safe_str,
     to_storage_safe_id,
     to_storage_safe_str,
@@ -81,10 +83,12 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncRedisSaver]:
 
 # Native queries for `lg-memory` (see ../store.py). RedisSaver.list() stops at 10,000
 # results and ignores `before`, so these walk the search index with a cursor instead.
-def _aggregate(saver: RedisSaver, *args: str | int) -> Iterator[dict[str, str]]:
-    """FT.AGGREGATE over the checkpoints index, every row, through a cursor."""
+def _aggregate(
+    saver: RedisSaver, *args: str | int, index: str | None = None
+) -> Iterator[dict[str, str]]:
+    """FT.AGGREGATE over the checkpoints index (or `index`), every row, through a cursor."""
     client: Any = saver._redis  # redis-py's command methods are untyped
-    index = saver._checkpoint_prefix
+    index = index or saver._checkpoint_prefix
     reply = client.execute_command("FT.AGGREGATE", index, *args, "WITHCURSOR", "COUNT", 1000)
     while True:
         rows, cursor = reply
@@ -126,30 +130,75 @@ def threads(saver: RedisSaver, limit: int | None) -> list[Thread]:
 
 
 def iter_store(saver: RedisSaver, thread_id: str | None = None) -> Iterator[CheckpointTuple]:
-    """Every checkpoint, ordered by (thread_id, checkpoint_ns, checkpoint_id)."""
+    """Every checkpoint, ordered by (thread_id, checkpoint_ns, checkpoint_id).
+
+    A thread is read with one `list()` call, which loads its checkpoints in a few round
+    trips, or checkpoint by checkpoint when it holds more than `list()` returns. Its pending
+    writes are read apart, for the whole thread: the saver attaches a checkpoint's writes only
+    if its `has_writes` flag is set, and the checkpoint's own `put` can unset it after the
+    writes were saved (a subgraph's, say).
+    """
     ids = (
         [thread_id] if thread_id is not None else sorted(t.thread_id for t in threads(saver, None))
     )
     for tid in ids:
         query = f"@thread_id:{{{_escape(to_storage_safe_id(tid))}}}"
         keys = sorted(
-            (from_storage_safe_str(r["checkpoint_ns"]), r["checkpoint_id"])
+            (from_storage_safe_str(r["checkpoint_ns"]), from_storage_safe_id(r["checkpoint_id"]))
             for r in _aggregate(saver, query, "LOAD", 2, "@checkpoint_ns", "@checkpoint_id")
         )
-        for ns, checkpoint_id in keys:
-            config: RunnableConfig = {
-                "configurable": {
-                    "thread_id": tid,
-                    "checkpoint_ns": ns,
-                    "checkpoint_id": checkpoint_id,
-                }
+        if len(keys) < _LIST_LIMIT:
+            listed = {
+                (t.config["configurable"]["checkpoint_ns"], t.checkpoint["id"]): t
+                for t in saver.list({"configurable": {"thread_id": tid}}, limit=_LIST_LIMIT)
             }
-            if (found := saver.get_tuple(config)) is not None:
-                # get_tuple() skips the writes of a checkpoint whose `has_writes` flag is unset,
-                # and its own `put` can unset it after the writes were saved (a subgraph, say):
-                # the writes' registry is right.
-                writes = saver._load_pending_writes(tid, ns, checkpoint_id)
-                yield found._replace(pending_writes=writes)
+            found = [listed.get(key) for key in keys]
+        else:
+            found = [saver.get_tuple(_config(tid, *key)) for key in keys]
+        writes = _writes(saver, query)
+        for key, tup in zip(keys, found, strict=True):
+            if tup is not None:
+                yield tup._replace(pending_writes=writes.get(key, []))
+
+
+_LIST_LIMIT = 10_000  # what RedisSaver.list() returns at most
+
+
+def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
+
+
+def _writes(saver: RedisSaver, query: str) -> dict[tuple[str, str], list[PendingWrite]]:
+    """The pending writes of a thread, by (checkpoint_ns, checkpoint_id), decoded as the saver
+    decodes them."""
+    rows = _aggregate(
+        saver, query,
+        "LOAD", 9, "@checkpoint_ns", "@checkpoint_id", "@task_id", "@idx", "@channel", "@type",
+        "$.blob", "AS", "blob",
+        index=saver._checkpoint_write_prefix,
+    )  # fmt: skip
+    found: dict[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+    for row in rows:
+        key = (
+            from_storage_safe_str(row["checkpoint_ns"]),
+            from_storage_safe_id(row["checkpoint_id"]),
+        )
+        found.setdefault(key, {})[(row["task_id"], row["idx"])] = row
+    return {
+        key: BaseRedisSaver._load_writes(saver.serde, dict(sorted(by_task.items(), key=_by_idx)))
+        for key, by_task in found.items()
+    }
+
+
+def _by_idx(item: tuple[tuple[str, str], Any]) -> tuple[str, int]:
+    task_id, idx = item[0]
+    return task_id, int(idx)
 
 
 def keep_last(saver: RedisSaver, thread_id: str, keep: int) -> None:
