@@ -19,7 +19,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import EXT_DELTA_SNAPSHOT
 from psycopg import Connection, Cursor, Pipeline, sql
 from psycopg.rows import DictRow, dict_row
-from psycopg.types.json import Jsonb, set_json_loads
+from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from .. import transfer
@@ -359,14 +359,13 @@ class _Rows:
             if k != "channel_values"
         }
         document["channel_values"] = inline
-        for channel, version in checkpoint["channel_versions"].items():
-            if (ns, channel, version) in self._stored:
+        # As `put` with the versions the thread did not store yet: a blob per new version.
+        versions = checkpoint["channel_versions"]
+        for channel, blob in blobs.items():
+            if (version := versions.get(channel)) is None or (ns, channel, version) in self._stored:
                 continue
             self._stored.add((ns, channel, version))
-            if channel in blobs:
-                self.tables["checkpoint_blobs"].append(
-                    (thread_id, ns, channel, version, *blobs[channel])
-                )
+            self.tables["checkpoint_blobs"].append((thread_id, ns, channel, version, *blob))
         metadata = get_serializable_checkpoint_metadata({}, record["metadata"])
         self.tables["checkpoints"].append(
             (thread_id, ns, checkpoint_id, record["parent_checkpoint_id"],
@@ -393,6 +392,7 @@ class _Rows:
 
 
 def _copy(cur: Cursor[Any], tables: dict[str, list[Any]], staged: bool) -> None:
+    set_json_dumps(_as_is, cur)  # the rows hold JSON already written
     for table, columns in _COLUMNS.items():
         into = f"staged_{table}" if staged else table
         statement = f"COPY {into} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
@@ -415,15 +415,14 @@ def _decoded(value: list[str]) -> Any:
     return PostgresSaver.serde.loads_typed(transfer.value_bytes(value))
 
 
-def _jsonb(obj: Any, where: str) -> Jsonb:
+def _jsonb(obj: Any, where: str) -> bytes:
     try:
-        text = orjson.dumps(obj)
+        return orjson.dumps(obj)
     except TypeError:
         try:
-            text = json.dumps(obj).encode()
+            return json.dumps(obj).encode()
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{where}: cannot be stored as JSON ({exc})") from None
-    return Jsonb(text, dumps=_as_is)
 
 
 def _as_is(text: bytes) -> bytes:
