@@ -15,6 +15,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
@@ -71,6 +72,24 @@ def thread(backend: ModuleType, saver: Saver, thread_id: str) -> Thread:
         if found.thread_id == thread_id:
             return found
     raise CheckpointError(f"checkpoint not found: no thread {thread_id!r} in this namespace")
+
+
+def checkpoint_config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
+
+
+def saved_record(saver: Saver, key: tuple[str, str, str]) -> transfer.Json:
+    """The export record of one checkpoint, read through the saver's `get_tuple`."""
+    tup = saver.get_tuple(checkpoint_config(*key))
+    if tup is None:
+        raise CheckpointError(f"checkpoint {key[2]} of thread {key[0]!r} vanished while read")
+    return transfer.record(tup, saver.serde)
 
 
 def tuples(backend: ModuleType, saver: Saver, thread_id: str | None) -> Iterator[CheckpointTuple]:

@@ -353,15 +353,6 @@ def record(tup: CheckpointTuple, serde: SerializerProtocol) -> Json:
     )
 
 
-def saved_record(saver: BaseCheckpointSaver[Any], key: Key) -> Json:
-    """The export record of one checkpoint, read through the saver's `get_tuple`."""
-    configurable = dict(zip(("thread_id", "checkpoint_ns", "checkpoint_id"), key, strict=True))
-    tup = saver.get_tuple({"configurable": configurable})
-    if tup is None:
-        raise CheckpointError(f"checkpoint {key[2]} of thread {key[0]!r} vanished while read")
-    return record(tup, saver.serde)
-
-
 def make_record(
     key: Key,
     parent: str | None,

@@ -50,7 +50,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from ..store import Stats, Thread, parent_id
+from ..store import Stats, Thread, checkpoint_config, parent_id
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -94,16 +94,6 @@ def _pack(typed: tuple[str, bytes]) -> list[str]:
 
 def _unpack(packed: list[str]) -> tuple[str, bytes]:
     return packed[0], base64.b64decode(packed[1])
-
-
-def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
-    return {
-        "configurable": {
-            "thread_id": thread_id,
-            "checkpoint_ns": checkpoint_ns,
-            "checkpoint_id": checkpoint_id,
-        }
-    }
 
 
 class FileCheckpointSaver(BaseCheckpointSaver[str]):
@@ -218,7 +208,7 @@ class FileCheckpointSaver(BaseCheckpointSaver[str]):
             config=config,
             checkpoint={**checkpoint, "channel_values": channel_values},
             metadata=metadata,
-            parent_config=(_config(thread_id, checkpoint_ns, parent) if parent else None),
+            parent_config=(checkpoint_config(thread_id, checkpoint_ns, parent) if parent else None),
             pending_writes=self._load_writes(ns_key, checkpoint_id),
         )
 
@@ -251,7 +241,7 @@ class FileCheckpointSaver(BaseCheckpointSaver[str]):
             checkpoint_id = max(map(_decode, self._iter(checkpoints_key)), default=None)
             if checkpoint_id is None:
                 return None
-            config = _config(thread_id, checkpoint_ns, checkpoint_id)
+            config = checkpoint_config(thread_id, checkpoint_ns, checkpoint_id)
 
         document = self._read((*checkpoints_key, _encode(checkpoint_id)))
         if document is None:
@@ -309,7 +299,7 @@ class FileCheckpointSaver(BaseCheckpointSaver[str]):
                 continue
             if remaining is not None:
                 remaining -= 1
-            config_ = _config(thread_id, checkpoint_ns, checkpoint_id)
+            config_ = checkpoint_config(thread_id, checkpoint_ns, checkpoint_id)
             yield self._load_tuple(config_, document, metadata)
 
     # -- writing --------------------------------------------------------------------
@@ -344,7 +334,7 @@ class FileCheckpointSaver(BaseCheckpointSaver[str]):
                 "parent_checkpoint_id": config["configurable"].get("checkpoint_id"),
             },
         )
-        return _config(thread_id, checkpoint_ns, checkpoint["id"])
+        return checkpoint_config(thread_id, checkpoint_ns, checkpoint["id"])
 
     def put_writes(
         self,

@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from .. import transfer
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
-from ..store import Stats, Thread, parent_id
+from ..store import Stats, Thread, parent_id, saved_record
 
 MAX_CONNECTIONS = 10
 
@@ -236,7 +236,7 @@ def _record(saver: PostgresSaver, row: DictRow) -> dict[str, Any]:
     key = (row["thread_id"], row["checkpoint_ns"], row["checkpoint_id"])
     if checkpoint.get("v", 4) < 4 and row["parent_checkpoint_id"]:
         # The saver rebuilds the pending sends of checkpoints older than format 4.
-        return transfer.saved_record(saver, key)
+        return saved_record(saver, key)
     where = f"checkpoint {key[2]} of thread {key[0]!r}"
     # As the saver reads them: the values kept inline, then those of the blobs table.
     values = {

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple, PendingWrite
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.base import BaseRedisSaver
@@ -21,7 +20,7 @@ from redisvl.exceptions import RedisSearchError
 from redisvl.utils.token_escaper import TokenEscaper
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
-from ..store import Stats, Thread, parent_id
+from ..store import Stats, Thread, checkpoint_config, parent_id
 
 _escape = TokenEscaper().escape
 
@@ -154,7 +153,7 @@ def iter_store(saver: RedisSaver, thread_id: str | None = None) -> Iterator[Chec
             }
             found = [listed.get(key) for key in keys]
         else:
-            found = [saver.get_tuple(_config(tid, *key)) for key in keys]
+            found = [saver.get_tuple(checkpoint_config(tid, *key)) for key in keys]
         writes = _writes(saver, query)
         for key, tup in zip(keys, found, strict=True):
             if tup is not None:
@@ -162,16 +161,6 @@ def iter_store(saver: RedisSaver, thread_id: str | None = None) -> Iterator[Chec
 
 
 _LIST_LIMIT = 10_000  # what RedisSaver.list() returns at most
-
-
-def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
-    return {
-        "configurable": {
-            "thread_id": thread_id,
-            "checkpoint_ns": checkpoint_ns,
-            "checkpoint_id": checkpoint_id,
-        }
-    }
 
 
 def _writes(saver: RedisSaver, query: str) -> dict[tuple[str, str], list[PendingWrite]]:

@@ -17,7 +17,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from .. import transfer
 from ..settings import DEFAULT_NAMESPACE, Settings
-from ..store import Stats, Thread, parent_id
+from ..store import Stats, Thread, parent_id, saved_record
 
 
 def database_path(settings: Settings) -> str:
@@ -149,7 +149,7 @@ def _record(
     saver: SqliteSaver, key: tuple[str, str, str], row: Any, writes: list[Any]
 ) -> dict[str, Any]:
     if row[4] != "msgpack":  # written by another serializer: read through the saver
-        return transfer.saved_record(saver, key)
+        return saved_record(saver, key)
     where = f"checkpoint {key[2]} of thread {key[0]!r}"
     checkpoint = transfer.unpack_raw(row[5])
     writes.sort(key=lambda w: writes_sort_key(w[7], w[3], w[8]))
