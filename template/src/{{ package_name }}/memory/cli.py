@@ -227,18 +227,14 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CheckpointError(f"no such file: {path}")
-    with (
-        opened(settings) as (backend, saver),
-        store.import_target(backend, saver) as (writer, loader),
-        progress("import") as tick,
-    ):
+    with opened(settings) as (backend, saver), progress("import") as tick:
         summary = transfer.import_checkpoints(
-            writer,
+            saver,
             path,
             thread_id=args.thread_id,
             dry_run=args.dry_run,
             progress=tick,
-            loader=loader,
+            loader=store.record_loader(backend, saver),
         )
     verb = "would import" if args.dry_run else "imported"
     print(

@@ -113,10 +113,11 @@ def run(
         _save(plan)
     backup = Path(plan.backup or "")
     with opened(target) as (backend, saver):
-        with store.import_target(backend, saver) as (writer, loader), progress("import") as tick:
+        loader = store.record_loader(backend, saver)
+        with progress("import") as tick:
             # The import verifies the whole backup (format, count, checksum) before writing.
             imported = transfer.import_checkpoints(
-                writer, backup, progress=tick, trusted=True, loader=loader
+                saver, backup, progress=tick, trusted=True, loader=loader
             )
         with progress("verify") as tick:
             _verify(backend, saver, target, backup, tick)

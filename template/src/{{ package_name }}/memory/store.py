@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Generator, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
@@ -112,7 +111,8 @@ def records(
 
 def record_loader(backend: ModuleType, saver: Saver) -> transfer.Loader | None:
     """The backend's bulk writer of export records, when values can go in as they are: the
-    saver must serialise as LangGraph's plain serializer does (not encrypt, say)."""
+    saver must serialise as LangGraph's plain serializer does (not encrypt, say). Without it,
+    an import writes through the saver's `put`."""
     if not hasattr(backend, "load_records") or type(saver.serde) is not JsonPlusSerializer:
         return None
 
@@ -120,28 +120,6 @@ def record_loader(backend: ModuleType, saver: Saver) -> transfer.Loader | None:
         backend.load_records(saver, records)
 
     return load
-
-
-@contextmanager
-def import_target(
-    backend: ModuleType, saver: Saver
-) -> Iterator[tuple[Saver, transfer.Loader | None]]:
-    """What an import writes through: the backend's bulk loader of records where it has one
-    (then values go in as they are), and otherwise a saver, the backend's batched one if any."""
-    loader = record_loader(backend, saver)
-    if loader is not None:
-        yield saver, loader
-    else:
-        with bulk_writer(backend, saver) as writer:
-            yield writer, None
-
-
-def bulk_writer(backend: ModuleType, saver: Saver) -> AbstractContextManager[Saver]:
-    """The saver to import through: the backend's batched one where it has one."""
-    if hasattr(backend, "bulk_writer"):
-        writer: AbstractContextManager[Saver] = backend.bulk_writer(saver)
-        return writer
-    return nullcontext(saver)
 
 
 def history(saver: Saver, thread_id: str, limit: int | None = None) -> Iterator[CheckpointTuple]:

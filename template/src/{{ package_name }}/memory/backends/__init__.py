@@ -6,7 +6,7 @@
 and, where the backend can do better than LangGraph's public saver API, optional native
 operations used by `lg-memory` (see ../store.py): `stats`, `threads`, `iter_store`,
 `iter_records` and `load_records` (export records read and written without decoding values),
-`delete_checkpoint`, `keep_last`, `bulk_writer` and `vacuum`.
+`delete_checkpoint`, `keep_last` and `vacuum`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.jsonplus import EXT_DELTA_SNAPSHOT
-from psycopg import Connection, Cursor, Pipeline, sql
+from psycopg import Cursor, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
@@ -92,38 +92,6 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncPostgresSaver]:
         saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
         await saver.setup()
         yield saver
-
-
-class _PipelinedSaver(PostgresSaver):
-    """For imports: queues statements in the pipeline instead of waiting for each result.
-
-    Only writes go through it (`put`, `put_writes`); a failure surfaces at the next sync and
-    aborts the import's transaction.
-    """
-
-    SYNC_EVERY = 500
-
-    def __init__(self, conn: Connection[DictRow], pipe: Pipeline, serde: Any) -> None:
-        super().__init__(conn, pipe, serde=serde)
-        self._queued = 0
-
-    @contextmanager
-    def _cursor(self, *, pipeline: bool = False) -> Iterator[Cursor[DictRow]]:
-        assert self.pipe is not None
-        with self.conn.cursor(binary=True, row_factory=dict_row) as cur:  # type: ignore[union-attr]
-            yield cur
-        self._queued += 1
-        if self._queued % self.SYNC_EVERY == 0:
-            self.pipe.sync()
-
-
-@contextmanager
-def bulk_writer(saver: PostgresSaver) -> Iterator[PostgresSaver]:
-    """For imports: one connection, pipelined, in one transaction (all or nothing)."""
-    pool = saver.conn
-    assert isinstance(pool, ConnectionPool)
-    with pool.connection() as conn, conn.transaction(), conn.pipeline() as pipe:
-        yield _PipelinedSaver(conn, pipe, saver.serde)
 
 
 # Native queries for `lg-memory` (see ../store.py): counts without loading checkpoints.

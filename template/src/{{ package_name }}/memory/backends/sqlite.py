@@ -53,16 +53,6 @@ async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
         yield saver
 
 
-@contextmanager
-def bulk_writer(saver: SqliteSaver) -> Iterator[SqliteSaver]:
-    """For imports: commits without waiting for the disk (WAL keeps the file consistent)."""
-    saver.conn.execute("PRAGMA synchronous=NORMAL")
-    try:
-        yield saver
-    finally:
-        saver.conn.execute("PRAGMA synchronous=FULL")
-
-
 def iter_records(saver: SqliteSaver, thread_id: str | None) -> Iterator[dict[str, Any]]:
     """The export records of the store (or of one thread), in export order, read straight
     from the tables: each checkpoint is one msgpack document, whose channel values are cut
