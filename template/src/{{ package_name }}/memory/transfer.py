@@ -566,7 +566,14 @@ def _verify(
         if scan.trailer is not None:
             raise CheckpointError(f"{name} has data after its trailer (line {scan.line})")
         _scan_line(scan, raw)
-    trailer = _check_trailer(scan)
+    trailer = _check_trailer(
+        name,
+        scan.trailer,
+        scan.digest.hexdigest(),
+        (scan.all.checkpoints, scan.all.writes),
+        scan.line if scan.complete else scan.line - 1,
+        scan.problem,
+    )
     return _Verified(
         Header(
             version=header["version"],
@@ -648,22 +655,30 @@ def _order_problem(scan: _Scan, record: Json) -> str | None:
     return None
 
 
-def _check_trailer(scan: _Scan) -> Json:
-    name, trailer = scan.name, scan.trailer
+def _check_trailer(
+    name: str,
+    trailer: Json | None,
+    digest: str,
+    counts: tuple[int, int | None],
+    last_line: int,
+    problem: str | None = None,
+) -> Json:
+    """The trailer of a file whose lines hash to `digest` and hold `counts` (checkpoints and
+    writes, None when they are counted later); `problem` is the first damaged line, if any."""
     if trailer is None:
-        last = scan.line if scan.complete else scan.line - 1
-        raise CheckpointError(f"{name} is truncated: no trailer after line {last}")
-    if trailer.get("sha256") != scan.digest.hexdigest():
-        where = f" (first damage: {scan.problem})" if scan.problem else ""
+        raise CheckpointError(f"{name} is truncated: no trailer after line {last_line}")
+    if trailer.get("sha256") != digest:
+        where = f" (first damage: {problem})" if problem else ""
         raise CheckpointError(f"{name}: checksum mismatch: the file was edited or corrupted{where}")
-    if scan.problem:
-        raise CheckpointError(f"{name}: {scan.problem}")
-    counts = (trailer.get("checkpoints"), trailer.get("writes"))
-    if trailer.get("end") is not True or counts != (scan.all.checkpoints, scan.all.writes):
+    if problem:
+        raise CheckpointError(f"{name}: {problem}")
+    said = (trailer.get("checkpoints"), trailer.get("writes") if counts[1] is not None else None)
+    if trailer.get("end") is not True or said != counts:
+        writes = f" and {said[1]} writes" if counts[1] is not None else ""
+        held = f" and {counts[1]}" if counts[1] is not None else ""
         raise CheckpointError(
-            f"{name}: the trailer counts {counts[0]} checkpoints and {counts[1]} writes but the "
-            f"file holds {scan.all.checkpoints} and {scan.all.writes}: "
-            "the file was edited or corrupted"
+            f"{name}: the trailer counts {said[0]} checkpoints{writes} but the file holds "
+            f"{counts[0]}{held}: the file was edited or corrupted"
         )
     return trailer
 
@@ -937,15 +952,10 @@ def _check_integrity(f: IO[bytes], name: str) -> None:
             lines += 1
         last = raw
     trailer = _loads(last) if last.endswith(b"\n") else None
-    if not isinstance(trailer, dict) or trailer.get("end") is not True:
-        raise CheckpointError(f"{name} is truncated: no trailer after line {lines + 1}")
-    if trailer.get("sha256") != digest.hexdigest():
-        raise CheckpointError(f"{name}: checksum mismatch: the file was edited or corrupted")
-    if trailer.get("checkpoints") != lines:
-        raise CheckpointError(
-            f"{name}: the trailer counts {trailer.get('checkpoints')} checkpoints but the file "
-            f"holds {lines}: the file was edited or corrupted"
-        )
+    if not (isinstance(trailer, dict) and "end" in trailer):
+        trailer = None
+    # Its writes are counted as it is read (see `_records`).
+    _check_trailer(name, trailer, digest.hexdigest(), (lines, None), lines + 1)
 
 
 def _counted(
