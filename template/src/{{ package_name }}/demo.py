@@ -12,7 +12,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from .graph import compile_graph
-from .memory import aopen_checkpointer, load_settings, open_checkpointer
+from .memory import aopen_checkpointer, open_checkpointer, settings
 
 
 def thread(name: str) -> RunnableConfig:
@@ -21,9 +21,9 @@ def thread(name: str) -> RunnableConfig:
 
 
 def run() -> None:
-    settings = load_settings()
-    print(f"Checkpointer: {settings.label} ({settings.redacted or 'in process'})")
-    with open_checkpointer(settings) as checkpointer:
+    found = settings()
+    print(f"Checkpointer: {found.label} ({found.redacted or 'in process'})")
+    with open_checkpointer(found) as checkpointer:
         app = compile_graph(checkpointer)
 
         print("\n1. Thread-based conversations: each thread keeps its own state")
@@ -58,9 +58,9 @@ def run() -> None:
 
 
 async def arun() -> None:
-    settings = load_settings()
-    print(f"Checkpointer: {settings.label}, async ({settings.redacted or 'in process'})")
-    async with aopen_checkpointer(settings) as checkpointer:
+    found = settings()
+    print(f"Checkpointer: {found.label}, async ({found.redacted or 'in process'})")
+    async with aopen_checkpointer(found) as checkpointer:
         app = compile_graph(checkpointer)
         config = thread("async")
         await app.ainvoke({"messages": ["Book a table for two"]}, config)
@@ -76,7 +76,7 @@ async def arun() -> None:
 
 
 def main() -> None:
-    if load_settings().async_:
+    if settings().async_:
         asyncio.run(arun())
     else:
         run()

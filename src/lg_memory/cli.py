@@ -1,13 +1,16 @@
-"""`lg-memory`: see, back up, restore, trim and clear the checkpoints of this project.
+"""`lg-memory`: set up, see, back up, restore, trim, clear and move LangGraph checkpoints.
 
+    lg-memory setup [--preset P | --type T [--connection-string S] [--async] [--ttl N]]
     lg-memory list [--thread-id T] [--limit N]      lg-memory info
-    lg-memory export [--thread-id T] [-o FILE]      lg-memory import FILE [--dry-run]
+    lg-memory export [--thread-id T] [-o FILE]      lg-memory import FILE [--trust MODULE]
     lg-memory clear [--thread-id T [--checkpoint-id C]] [--yes] [--backup FILE]
     lg-memory prune (--keep-last N | --older-than 7d)   lg-memory check
-    lg-memory migrate --from-type T [--from-connection-string S] --to-type T [...]
+    lg-memory migrate --to-type T [--connection-string S]      (a project: re-rendered, data moved)
+    lg-memory migrate --from-type A [--from-connection-string X] --to-type B [...]  (data only)
 
-Settings come from `.env` / the environment; --type, --connection-string and --namespace
-override them. Errors are one line on stderr and a non-zero exit code.
+Every command works on a project (`--project DIR`, default `.`: its answers and its `.env`)
+or on any LangGraph store (`--type`, `--connection-string`). Errors are one line on stderr
+and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -23,14 +26,13 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any, TextIO
 
 from langgraph.checkpoint.base import CheckpointTuple
 
-from . import backends, migrate, store, transfer
-from .settings import CheckpointError, Settings, load_settings
-from .store import Saver
+from . import backends, catalog, migrate, store, transfer
+from .backends import Backend, Saver
+from .settings import CheckpointError, Settings, answers_file, load_settings
 
 EXIT_ERROR = 1
 
@@ -41,9 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
     settings: Settings | None = None
     try:
-        if args.command is not cmd_migrate and (note := migrate.reminder()):
+        if args.command is cmd_setup:
+            from . import setup
+
+            code: int = setup.run(args)
+            return code
+        project = Path(args.project)
+        if not project.is_dir():
+            raise CheckpointError(f"no such project directory: {project}")
+        if args.command is not cmd_migrate and (note := migrate.reminder(project)):
             print(note, file=sys.stderr)
-        settings = load_settings(args.type, args.connection_string, args.namespace)
+        settings = load_settings(args.type, args.connection_string, args.namespace, project=project)
         command: Callable[[argparse.Namespace, Settings], int] = args.command
         return command(args, settings)
     except KeyboardInterrupt:
@@ -58,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def describe(exc: BaseException, settings: Settings | None) -> str:
     """One line naming the problem (the seed's error classes) and what to do."""
-    if isinstance(exc, CheckpointError):
+    native = None
+    if settings is not None and not isinstance(exc, CheckpointError):
+        with contextlib.suppress(CheckpointError):
+            native = backends.load(settings.type).describe_error(exc)
+    if native is not None:
+        message = native
+    elif isinstance(exc, CheckpointError):
         message = str(exc)
     elif isinstance(exc, sqlite3.DatabaseError):
         text = str(exc)
@@ -77,7 +93,7 @@ def describe(exc: BaseException, settings: Settings | None) -> str:
     else:
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
     if settings is not None:  # never print a password, whatever the library put in its message
-        message = message.replace(settings.connection_string, settings.redacted)
+        message = settings.hide_secrets(message)
     return message
 
 
@@ -86,7 +102,7 @@ def describe(exc: BaseException, settings: Settings | None) -> str:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as (backend, saver):
-        found = store.stats(backend, saver, settings)
+        found = backend.stats(saver, settings)
     print(
         f"ok: {settings.label} at {settings.redacted or 'in process'}, namespace "
         f"{settings.namespace}: {found.threads} threads, {found.checkpoints} checkpoints"
@@ -96,7 +112,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as (backend, saver):
-        found = store.stats(backend, saver, settings)
+        found = backend.stats(saver, settings)
     info = {
         "memory_system": settings.label,
         "connection": settings.redacted or "in process",
@@ -128,9 +144,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         if args.thread_id:
             chosen = [store.thread(backend, saver, args.thread_id)]
         else:
-            chosen = store.threads(backend, saver, args.limit)
-        app = project_graph(saver)
-        listing = [describe_thread(saver, app, thread, args.checkpoints) for thread in chosen]
+            chosen = backend.threads(saver, args.limit)
+        listing = [describe_thread(saver, thread, args.checkpoints) for thread in chosen]
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
@@ -153,13 +168,14 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def describe_thread(saver: Saver, app: Any, thread: store.Thread, keep: int) -> dict[str, Any]:
+def describe_thread(saver: Saver, thread: store.Thread, keep: int) -> dict[str, Any]:
     """A thread's newest `keep` checkpoints grouped by checkpoint_ns (root first), oldest first."""
     by_ns: dict[str, list[CheckpointTuple]] = {}
     # One more than shown: the step of the oldest one shown is read against its parent.
     for t in store.history(saver, thread.thread_id, limit=keep + 1):
         by_ns.setdefault(t.config["configurable"]["checkpoint_ns"], []).append(t)
-    paused = paused_before(app, thread.thread_id)
+    latest = saver.get_tuple({"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ""}})
+    paused = store.next_nodes(latest) if latest is not None else ()
     namespaces: dict[str, list[dict[str, Any]]] = {}
     for ns in sorted(by_ns):
         chain = by_ns[ns][::-1]  # oldest first
@@ -190,25 +206,6 @@ def describe_thread(saver: Saver, app: Any, thread: store.Thread, keep: int) -> 
     }
 
 
-def project_graph(saver: Saver) -> Any:
-    """The project's own graph, which knows what a paused thread runs next (None: broken)."""
-    from ..graph import compile_graph
-
-    try:
-        return compile_graph(saver)
-    except Exception:
-        return None
-
-
-def paused_before(app: Any, thread_id: str) -> tuple[str, ...]:
-    """The nodes a thread is waiting to run (its interrupt), () when it finished."""
-    try:
-        state = app.get_state({"configurable": {"thread_id": thread_id}})
-    except Exception:  # a thread written by another graph: no marker rather than an error
-        return ()
-    return tuple(state.next)
-
-
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     with opened(settings) as (backend, saver):
         if args.thread_id:
@@ -234,7 +231,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             thread_id=args.thread_id,
             dry_run=args.dry_run,
             progress=tick,
-            loader=store.record_loader(backend, saver),
+            loader=backend.loader(saver),
+            allowed_modules=trusted_modules(settings, args.trust),
         )
     verb = "would import" if args.dry_run else "imported"
     print(
@@ -248,7 +246,7 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
     if args.checkpoint_id and not args.thread_id:
         raise CheckpointError("--checkpoint-id needs --thread-id")
     with opened(settings) as (backend, saver):
-        before = store.stats(backend, saver, settings)
+        before = backend.stats(saver, settings)
         if args.checkpoint_id:
             target = store.find_checkpoint(saver, args.thread_id, args.checkpoint_id)
             scope = f"checkpoint {args.checkpoint_id} of thread {args.thread_id}"
@@ -264,16 +262,15 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
             # Verified before anything is deleted; its values are the store's own, of any class.
             transfer.read_export(Path(args.backup), trusted=True)
         if args.checkpoint_id:
-            store.delete_checkpoint(backend, saver, target)
+            backend.delete_checkpoint(saver, target)
         else:
             ids = [args.thread_id] if args.thread_id else all_thread_ids(backend, saver)
             with progress("clear") as tick:
                 for n, thread_id in enumerate(ids, 1):
                     saver.delete_thread(thread_id)
                     tick(n)
-        if hasattr(backend, "vacuum"):
-            backend.vacuum(saver)
-        after = store.stats(backend, saver, settings)
+        backend.vacuum(saver)
+        after = backend.stats(saver, settings)
         verify_cleared(saver, args, after)
     freed = ""
     if before.storage_bytes is not None and after.storage_bytes is not None:
@@ -292,8 +289,8 @@ def verify_cleared(saver: Saver, args: argparse.Namespace, after: store.Stats) -
         raise CheckpointError(f"clear did not delete everything it should have: {left[:3]}")
 
 
-def all_thread_ids(backend: ModuleType, saver: Saver) -> list[str]:
-    return [t.thread_id for t in store.threads(backend, saver)]
+def all_thread_ids(backend: Backend, saver: Saver) -> list[str]:
+    return [t.thread_id for t in backend.threads(saver, None)]
 
 
 def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
@@ -304,8 +301,8 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
             "prune needs one of --keep-last N or --older-than DURATION (or a ttl setting)"
         )
     with opened(settings) as (backend, saver):
-        before = store.stats(backend, saver, settings)
-        found = store.threads(backend, saver)
+        before = backend.stats(saver, settings)
+        found = backend.threads(saver, None)
         if args.older_than is not None:
             cutoff = datetime.now(UTC) - parse_duration(args.older_than)
             stale = [t.thread_id for t in found if thread_time(saver, t.thread_id) < cutoff]
@@ -319,26 +316,13 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
                 raise CheckpointError("--keep-last must be 1 or more (use clear to delete all)")
             with progress("prune") as tick:
                 for n, t in enumerate(found, 1):
-                    keep_last(backend, saver, t.thread_id, args.keep_last)
+                    backend.keep_last(saver, t.thread_id, args.keep_last)
                     tick(n)
             what = f"all but the last {args.keep_last} checkpoints of each thread"
-        if hasattr(backend, "vacuum"):
-            backend.vacuum(saver)
-        after = store.stats(backend, saver, settings)
+        backend.vacuum(saver)
+        after = backend.stats(saver, settings)
     print(f"pruned {what}: {before.checkpoints - after.checkpoints} checkpoints deleted")
     return 0
-
-
-def keep_last(backend: ModuleType, saver: Saver, thread_id: str, keep: int) -> None:
-    if hasattr(backend, "keep_last"):
-        backend.keep_last(saver, thread_id, keep)
-        return
-    chains: dict[str, list[CheckpointTuple]] = {}
-    for t in store.history(saver, thread_id):
-        chains.setdefault(t.config["configurable"]["checkpoint_ns"], []).append(t)
-    for chain in chains.values():
-        for old in chain[keep:]:  # newest first, so these are the oldest
-            store.delete_checkpoint(backend, saver, old)
 
 
 def thread_time(saver: Saver, thread_id: str) -> datetime:
@@ -349,6 +333,14 @@ def thread_time(saver: Saver, thread_id: str) -> datetime:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    project = Path(args.project).resolve()
+    rerender = not (args.from_type or args.resume) and (args.to_type or args.preset)
+    if rerender and answers_file(project) is not None:
+        # A project: re-rendered for the new backend; the template's migration moves the data.
+        from . import setup
+
+        data = setup.answers_from_flags(argparse.Namespace(**{**vars(args), "type": args.to_type}))
+        return setup.switch(project, data, args.template)
     source, target = migrate.settings_pair(args, settings)
     print(migrate.run(source, target, opened, progress, resume=args.resume))
     return 0
@@ -358,7 +350,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @contextlib.contextmanager
-def opened(settings: Settings) -> Iterator[tuple[ModuleType, Saver]]:
+def opened(settings: Settings) -> Iterator[tuple[Backend, Saver]]:
     backend = backends.load(settings.type)
     with backend.open_saver(settings) as saver:
         yield backend, saver
@@ -427,14 +419,28 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+def trusted_modules(settings: Settings, extra: list[str] | None) -> list[str]:
+    """The modules whose classes an import may rebuild: the project's package, and more."""
+    return [*([settings.package] if settings.package else []), *(extra or [])]
+
+
+def cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    raise AssertionError("dispatched in main()")  # setup has no store to open first
+
+
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--type", help="memory system type (default: this project's)")
-    common.add_argument("--connection-string", help="overrides the environment's")
-    common.add_argument("--namespace", help="checkpoint namespace (default: this project's)")
+    common.add_argument(
+        "--project", default=".", metavar="DIR", help="the project (default: the current directory)"
+    )
+    common.add_argument("--type", help="memory system type (default: the project's)")
+    common.add_argument("--connection-string", help="default: the project's .env / environment")
+    common.add_argument("--namespace", help="checkpoint namespace (default: the project's)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     root = argparse.ArgumentParser(
-        prog="lg-memory", description="Manage this LangGraph project's checkpoints."
+        prog="lg-memory",
+        description="Durable memory for LangGraph agents: set up, see, back up, restore, trim, "
+        "clear and move checkpoints, of a project (--project) or of any store (--type).",
     )
     sub = root.add_subparsers(required=True, metavar="COMMAND")
 
@@ -443,34 +449,75 @@ def parser() -> argparse.ArgumentParser:
         p.set_defaults(command=func)
         return p
 
+    def answers(p: argparse.ArgumentParser) -> None:
+        """The questions of the template, as flags."""
+        p.add_argument("--preset", choices=list(catalog.PRESETS), help="a preset of the seed")
+        p.add_argument("--async", dest="async_", action="store_true", default=None,
+                       help="use the async checkpointer")  # fmt: skip
+        p.add_argument("--ttl", type=int, help="seconds to keep checkpoints (0 = forever)")
+        p.add_argument("--template", metavar="SRC", help="the template (default: lg-memory's own)")
+        p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    p = command("setup", cmd_setup, "give a project durable memory (renders the template)")
+    answers(p)
+    p.add_argument("--project-name", help="for a new project (default: the directory's name)")
     p = command("list", cmd_list, "list threads and their checkpoints")
-    p.add_argument("--thread-id")
-    p.add_argument("--limit", type=int, default=20, help="threads to show, newest first")
-    p.add_argument("--checkpoints", type=int, default=20, help="checkpoints per thread")
+    p.add_argument("--thread-id", type=nonempty("--thread-id"))
+    p.add_argument("--limit", type=positive("--limit"), default=20, help="threads, newest first")
+    p.add_argument("--checkpoints", type=positive("--checkpoints"), default=20, help="per thread")
     command("info", cmd_info, "summarise the store")
     command("check", cmd_check, "connect and verify the storage is initialised")
     p = command("export", cmd_export, "write checkpoints to a backup file (stdout by default)")
-    p.add_argument("--thread-id")
+    p.add_argument("--thread-id", type=nonempty("--thread-id"))
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
     p = command("import", cmd_import, "restore checkpoints from an export file")
     p.add_argument("file")
-    p.add_argument("--thread-id", help="import this thread only")
+    p.add_argument("--thread-id", type=nonempty("--thread-id"), help="import this thread only")
     p.add_argument("--dry-run", action="store_true", help="verify and count, write nothing")
+    p.add_argument(
+        "--trust",
+        action="append",
+        metavar="MODULE",
+        help="also rebuild classes of MODULE (repeatable; the project's package is trusted)",
+    )
     p = command("clear", cmd_clear, "delete checkpoints")
-    p.add_argument("--thread-id")
-    p.add_argument("--checkpoint-id")
+    p.add_argument("--thread-id", type=nonempty("--thread-id"))
+    p.add_argument("--checkpoint-id", type=nonempty("--checkpoint-id"))
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--backup", metavar="FILE", help="export the scope to FILE first")
     p = command("prune", cmd_prune, "apply a retention policy")
     p.add_argument("--keep-last", type=int, metavar="N", help="keep the N newest per thread")
     p.add_argument("--older-than", metavar="DURATION", help="delete threads idle longer (7d)")
-    p = command("migrate", cmd_migrate, "copy every checkpoint to another backend, verified")
-    p.add_argument("--from-type", help="the backend to copy from")
+    p = command("migrate", cmd_migrate, "move every checkpoint to another backend, verified")
+    p.add_argument("--from-type", help="the backend to copy from (data only, no re-render)")
     p.add_argument("--from-connection-string", help="default: its variable in the environment")
     p.add_argument("--from-namespace", help="default: --namespace")
-    p.add_argument("--to-type", help="default: this project's type")
+    p.add_argument("--to-type", help="default: the project's type")
     p.add_argument("--resume", action="store_true", help="finish an interrupted migration")
+    answers(p)
     return root
+
+
+def nonempty(flag: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not value.strip():
+            raise argparse.ArgumentTypeError(f"{flag} must not be empty")
+        return value
+
+    return check
+
+
+def positive(flag: str) -> Callable[[str], int]:
+    def check(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be a whole number, 1 or more")
+        return number
+
+    return check
 
 
 if __name__ == "__main__":

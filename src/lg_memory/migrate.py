@@ -22,16 +22,16 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, BinaryIO, TextIO
 
 from . import backends, store, transfer
+from .backends import Backend
 from .settings import CheckpointError, Settings, load_settings
 
-MARKER = Path(".lg-memory") / "pending-migration.json"
+MARKER = Path(".lg-memory") / "pending-migration.json"  # in the project (or working) directory
 BACKUPS = Path("lg-memory-backups")
 
-Opener = Callable[[Settings], AbstractContextManager[tuple[ModuleType, store.Saver]]]
+Opener = Callable[[Settings], AbstractContextManager[tuple[Backend, store.Saver]]]
 Progress = Callable[[str], AbstractContextManager[Callable[[int], None]]]
 
 
@@ -50,17 +50,17 @@ class Plan:
         )
 
 
-def pending() -> Plan | None:
+def pending(home: Path) -> Plan | None:
     try:
-        return Plan(**json.loads(MARKER.read_text()))
+        return Plan(**json.loads((home / MARKER).read_text()))
     except FileNotFoundError:
         return None
     except (ValueError, TypeError):
         raise CheckpointError(f"corrupted data: {MARKER} is not a migration plan") from None
 
 
-def reminder() -> str | None:
-    plan = pending()
+def reminder(home: Path) -> str | None:
+    plan = pending(home)
     if plan is None:
         return None
     return (
@@ -69,14 +69,15 @@ def reminder() -> str | None:
     )
 
 
-def _save(plan: Plan) -> None:
-    MARKER.parent.mkdir(exist_ok=True)
-    (MARKER.parent / ".gitignore").write_text("*\n")
-    MARKER.write_text(json.dumps(plan.__dict__, indent=2) + "\n")
+def _save(home: Path, plan: Plan) -> None:
+    marker = home / MARKER
+    marker.parent.mkdir(exist_ok=True)
+    (marker.parent / ".gitignore").write_text("*\n")
+    marker.write_text(json.dumps(plan.__dict__, indent=2) + "\n")
 
 
 def export_to(
-    backend: ModuleType,
+    backend: Backend,
     saver: store.Saver,
     settings: Settings,
     out: TextIO | BinaryIO,
@@ -84,7 +85,7 @@ def export_to(
     progress: Callable[[int], None] | None = None,
 ) -> transfer.Summary:
     return transfer.export_records(
-        store.records(backend, saver, thread_id),
+        backend.records(saver, thread_id),
         out,
         source={"type": settings.type, "namespace": settings.namespace},
         thread_id=thread_id,
@@ -102,18 +103,20 @@ def run(
 ) -> str:
     """Move everything from `source` to `target`; returns the report line."""
     started = time.perf_counter()
-    plan = pending() if resume else None
+    home = target.home
+    plan = pending(home) if resume else None
     if resume and plan is None:
         raise CheckpointError("no migration to resume")
     if plan is None:
         plan = Plan(source.type, source.namespace, target.type, target.namespace)
-        _save(plan)
-    if plan.backup is None or not Path(plan.backup).is_file():
-        plan = Plan(**{**plan.__dict__, "backup": str(_backup(source, opened, progress))})
-        _save(plan)
-    backup = Path(plan.backup or "")
+        _save(home, plan)
+    if plan.backup is None or not (home / plan.backup).is_file():
+        backup = _backup(home, source, opened, progress)
+        plan = Plan(**{**plan.__dict__, "backup": str(backup.relative_to(home))})
+        _save(home, plan)
+    backup = home / (plan.backup or "")
     with opened(target) as (backend, saver):
-        loader = store.record_loader(backend, saver)
+        loader = backend.loader(saver)
         with progress("import") as tick:
             # The import verifies the whole backup (format, count, checksum) before writing.
             imported = transfer.import_checkpoints(
@@ -121,7 +124,7 @@ def run(
             )
         with progress("verify") as tick:
             _verify(backend, saver, target, backup, tick)
-    MARKER.unlink(missing_ok=True)
+    (home / MARKER).unlink(missing_ok=True)
     return (
         f"migrated {imported.threads} threads, {imported.checkpoints} checkpoints and "
         f"{imported.writes} pending writes {plan.describe()} in "
@@ -130,11 +133,12 @@ def run(
     )
 
 
-def _backup(source: Settings, opened: Opener, progress: Progress) -> Path:
-    BACKUPS.mkdir(exist_ok=True)
-    (BACKUPS / ".gitignore").write_text("*\n")
+def _backup(home: Path, source: Settings, opened: Opener, progress: Progress) -> Path:
+    backups = home / BACKUPS
+    backups.mkdir(exist_ok=True)
+    (backups / ".gitignore").write_text("*\n")
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = BACKUPS / f"{source.type}-{source.namespace}-{stamp}.jsonl"
+    path = backups / f"{source.type}-{source.namespace}-{stamp}.jsonl"
     partial = path.with_name(path.name + ".partial")
     with (
         opened(source) as (backend, saver),
@@ -147,7 +151,7 @@ def _backup(source: Settings, opened: Opener, progress: Progress) -> Path:
 
 
 def _verify(
-    backend: ModuleType,
+    backend: Backend,
     saver: store.Saver,
     target: Settings,
     backup: Path,
@@ -159,7 +163,7 @@ def _verify(
     skipping the checkpoints of threads the backup does not hold.
     """
     theirs: set[str] | None = None  # the backup's threads, read only if the target has others
-    with closing(store.records(backend, saver, None)) as found, backup.open("rb") as before:
+    with closing(backend.records(saver, None)) as found, backup.open("rb") as before:
         for n, expected in enumerate(_body(before), 1):
             while True:
                 rec = next(found, None)
@@ -201,7 +205,7 @@ def _body(lines: Iterable[bytes]) -> Iterator[bytes]:
 
 def settings_pair(args: Any, current: Settings) -> tuple[Settings, Settings]:
     """Source and target from the flags (`--resume`: from the pending plan)."""
-    plan = pending() if args.resume else None
+    plan = pending(current.home) if args.resume else None
     if args.resume and plan is None:
         raise CheckpointError("no migration to resume: nothing is pending")
     from_type = plan.from_type if plan else args.from_type
@@ -211,11 +215,13 @@ def settings_pair(args: Any, current: Settings) -> tuple[Settings, Settings]:
         from_type,
         args.from_connection_string,
         (plan.from_namespace if plan else None) or args.from_namespace or current.namespace,
+        project=current.project,
     )
     target = load_settings(
         plan.to_type if plan else (args.to_type or current.type),
         args.connection_string,
         (plan.to_namespace if plan else None) or args.namespace or current.namespace,
+        project=current.project,
     )
     same = (source.type, source.connection_string, source.namespace) == (
         target.type, target.connection_string, target.namespace,

@@ -146,8 +146,9 @@ __all__ = [
 FORMAT = "lg-memory-export"
 VERSION = 1
 
-# Modules whose classes an import may rebuild, besides LangGraph's safe list.
-TRUSTED_MODULES = (__name__.split(".")[0], "langchain_core.messages")
+# Modules whose classes an import may rebuild, besides LangGraph's safe list (and the
+# project's own package, which the caller adds).
+TRUSTED_MODULES = ("langchain_core.messages",)
 
 # Checkpoint fields that are plain JSON; every other field holds Python objects.
 JSON_FIELDS = frozenset({"v", "id", "ts", "channel_versions", "versions_seen", "updated_channels"})
@@ -228,6 +229,11 @@ def export_checkpoints(
         thread_id=thread_id,
         progress=progress,
     )
+
+
+def plain_serde(serde: SerializerProtocol) -> bool:
+    """Whether `serde` writes values as LangGraph's default serializer does."""
+    return type(serde) is jsonplus.JsonPlusSerializer
 
 
 def export_records(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 from .. import transfer
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id, saved_record
+from .base import Backend, Saver
 
 MAX_CONNECTIONS = 10
 
@@ -50,153 +51,12 @@ def _unreachable(settings: Settings) -> CheckpointError:
     )
 
 
-@contextmanager
-def open_saver(settings: Settings) -> Iterator[PostgresSaver]:
-    pool = ConnectionPool(
-        settings.connection_string,
-        max_size=MAX_CONNECTIONS,
-        kwargs=connection_kwargs(settings),
-        open=False,
-    )
-    try:
-        pool.open(wait=True, timeout=settings.connect_timeout)
-    except PoolTimeout:
-        pool.close()
-        raise _unreachable(settings) from None
-    with pool:
-        if (create := _create_schema(settings)) is not None:
-            with pool.connection() as conn:
-                conn.execute(create)
-        saver = PostgresSaver(pool)  # type: ignore[arg-type]  # pool of dict_row connections
-        saver.setup()
-        yield saver
-
-
-@asynccontextmanager
-async def aopen_saver(settings: Settings) -> AsyncIterator[AsyncPostgresSaver]:
-    pool = AsyncConnectionPool(
-        settings.connection_string,
-        max_size=MAX_CONNECTIONS,
-        kwargs=connection_kwargs(settings),
-        open=False,
-    )
-    try:
-        await pool.open(wait=True, timeout=settings.connect_timeout)
-    except PoolTimeout:
-        await pool.close()
-        raise _unreachable(settings) from None
-    async with pool:
-        if (create := _create_schema(settings)) is not None:
-            async with pool.connection() as conn:
-                await conn.execute(create)
-        saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
-        await saver.setup()
-        yield saver
-
-
-# Native queries for `lg-memory` (see ../store.py): counts without loading checkpoints.
-def stats(saver: PostgresSaver, settings: Settings) -> Stats:
-    with saver._cursor() as cur:
-        cur.execute(
-            "SELECT count(DISTINCT thread_id) AS threads, count(*) AS checkpoints, "
-            "(SELECT sum(pg_total_relation_size(to_regclass(t))) FROM unnest("
-            "ARRAY['checkpoints', 'checkpoint_blobs', 'checkpoint_writes']) AS t) AS size "
-            "FROM checkpoints"
-        )
-        row = cur.fetchone()
-    assert row is not None
-    return Stats(row["threads"], row["checkpoints"], int(row["size"] or 0))
-
-
-def threads(saver: PostgresSaver, limit: int | None) -> list[Thread]:
-    with saver._cursor() as cur:
-        cur.execute(
-            "SELECT thread_id, count(*) AS n, max(checkpoint_id) AS latest FROM checkpoints "
-            "GROUP BY thread_id ORDER BY latest DESC LIMIT %s",
-            (limit,),
-        )
-        return [Thread(r["thread_id"], r["n"], r["latest"]) for r in cur.fetchall()]
-
-
-def delete_checkpoint(saver: PostgresSaver, target: CheckpointTuple) -> None:
-    c = target.config["configurable"]
-    key = (c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"])
-    parent = parent_id(target)
-    where = "thread_id = %s AND checkpoint_ns = %s"
-    with saver._cursor(pipeline=True) as cur:
-        cur.execute(
-            f"UPDATE checkpoints SET parent_checkpoint_id = %s "
-            f"WHERE {where} AND parent_checkpoint_id = %s",
-            (parent, *key),
-        )
-        cur.execute(f"DELETE FROM checkpoints WHERE {where} AND checkpoint_id = %s", key)
-        cur.execute(f"DELETE FROM checkpoint_writes WHERE {where} AND checkpoint_id = %s", key)
-        # Channel values are shared between checkpoints: drop only those no one references.
-        cur.execute(
-            f"DELETE FROM checkpoint_blobs b WHERE {where} AND NOT EXISTS ("
-            "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
-            "AND c.checkpoint_ns = b.checkpoint_ns "
-            "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
-            key[:2],
-        )
-
-
-def keep_last(saver: PostgresSaver, thread_id: str, keep: int) -> None:
-    """Keep the newest `keep` checkpoints of each namespace of the thread, in one transaction."""
-    if keep == 1:
-        saver.prune([thread_id], strategy="keep_latest")  # the saver's own
-        return
-    with saver._cursor() as cur, cur.connection.transaction():
-        cur.execute(
-            "DELETE FROM checkpoints c USING ("
-            "  SELECT checkpoint_ns, checkpoint_id, row_number() OVER ("
-            "    PARTITION BY checkpoint_ns ORDER BY checkpoint_id DESC) AS n"
-            "  FROM checkpoints WHERE thread_id = %(t)s) old "
-            "WHERE old.n > %(keep)s AND c.thread_id = %(t)s "
-            "AND c.checkpoint_ns = old.checkpoint_ns AND c.checkpoint_id = old.checkpoint_id",
-            {"t": thread_id, "keep": keep},
-        )
-        gone = (
-            "NOT EXISTS (SELECT 1 FROM checkpoints k WHERE k.thread_id = %(t)s "
-            "AND k.checkpoint_ns = {0}.checkpoint_ns AND k.checkpoint_id = {0}.{1})"
-        )
-        cur.execute(
-            "UPDATE checkpoints c SET parent_checkpoint_id = NULL WHERE c.thread_id = %(t)s "
-            "AND c.parent_checkpoint_id IS NOT NULL AND "
-            + gone.format("c", "parent_checkpoint_id"),
-            {"t": thread_id},
-        )
-        cur.execute(
-            "DELETE FROM checkpoint_writes w WHERE w.thread_id = %(t)s AND "
-            + gone.format("w", "checkpoint_id"),
-            {"t": thread_id},
-        )
-        cur.execute(
-            "DELETE FROM checkpoint_blobs b WHERE b.thread_id = %(t)s AND NOT EXISTS ("
-            "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
-            "AND c.checkpoint_ns = b.checkpoint_ns "
-            "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
-            {"t": thread_id},
-        )
-
-
 # Export and import without decoding a single value (see ../transfer.py). The export streams
 # the namespace in export order through the saver's own query; the import COPYs the rows `put`
 # and `put_writes` would write, in one transaction.
 _EXPORT_ORDER = (
     ' ORDER BY thread_id COLLATE "C", checkpoint_ns COLLATE "C", checkpoint_id COLLATE "C"'
 )
-
-
-def iter_records(saver: PostgresSaver, thread_id: str | None) -> Iterator[dict[str, Any]]:
-    """The export records of the namespace (or of one thread), in export order."""
-    where, args = ("WHERE thread_id = %s", (thread_id,)) if thread_id is not None else ("", ())
-    pool = saver.conn
-    assert isinstance(pool, ConnectionPool)
-    with pool.connection() as conn, conn.cursor(binary=True) as cur:
-        set_json_loads(orjson.loads, cur)
-        for row in cur.stream(saver.SELECT_SQL + where + _EXPORT_ORDER, args, size=500):
-            yield _record(saver, row)
 
 
 def _record(saver: PostgresSaver, row: DictRow) -> dict[str, Any]:
@@ -265,32 +125,6 @@ _MERGE = {
     ],
 }  # fmt: skip
 BATCH = 2000  # checkpoints per round of COPY
-
-
-def load_records(saver: PostgresSaver, records: Iterable[dict[str, Any]]) -> None:
-    """Write export records as `put` and `put_writes` would, in one transaction."""
-    pool = saver.conn
-    assert isinstance(pool, ConnectionPool)
-    with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-        # Writers wait until the import commits; readers don't.
-        cur.execute(f"LOCK TABLE {', '.join(_TABLES)} IN SHARE ROW EXCLUSIVE MODE")
-        cur.execute(
-            "SELECT " + " OR ".join(f"EXISTS (SELECT FROM {t})" for t in _TABLES) + " AS used"
-        )
-        staged = bool((cur.fetchone() or {}).get("used"))
-        if staged:
-            for table in _TABLES:
-                columns = ", ".join(f"{c} {t}" for c, t in _COLUMNS[table].items())
-                cur.execute(f"CREATE TEMP TABLE staged_{table} ({columns}) ON COMMIT DROP")
-        # The server stores one batch while the next one is prepared.
-        with ThreadPoolExecutor(max_workers=1) as copier:
-            stored: Future[None] | None = None
-            for batch in _Rows().batches(records):
-                if stored is not None:
-                    stored.result()
-                stored = copier.submit(_copy, cur, batch, staged)
-            if stored is not None:
-                stored.result()
 
 
 class _Rows:
@@ -395,3 +229,175 @@ def _jsonb(obj: Any, where: str) -> bytes:
 
 def _as_is(text: bytes) -> bytes:
     return text
+
+
+class PostgresBackend(Backend):
+    name = "postgres"
+    bulk_loads = True
+
+    @contextmanager
+    def open_saver(self, settings: Settings) -> Iterator[PostgresSaver]:
+        pool = ConnectionPool(
+            settings.connection_string,
+            max_size=MAX_CONNECTIONS,
+            kwargs=connection_kwargs(settings),
+            open=False,
+        )
+        try:
+            pool.open(wait=True, timeout=settings.connect_timeout)
+        except PoolTimeout:
+            pool.close()
+            raise _unreachable(settings) from None
+        with pool:
+            if (create := _create_schema(settings)) is not None:
+                with pool.connection() as conn:
+                    conn.execute(create)
+            saver = PostgresSaver(pool)  # type: ignore[arg-type]  # pool of dict_row connections
+            saver.setup()
+            yield saver
+
+    @asynccontextmanager
+    async def aopen_saver(self, settings: Settings) -> AsyncIterator[AsyncPostgresSaver]:
+        pool = AsyncConnectionPool(
+            settings.connection_string,
+            max_size=MAX_CONNECTIONS,
+            kwargs=connection_kwargs(settings),
+            open=False,
+        )
+        try:
+            await pool.open(wait=True, timeout=settings.connect_timeout)
+        except PoolTimeout:
+            await pool.close()
+            raise _unreachable(settings) from None
+        async with pool:
+            if (create := _create_schema(settings)) is not None:
+                async with pool.connection() as conn:
+                    await conn.execute(create)
+            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            await saver.setup()
+            yield saver
+
+    def threads(self, saver: Saver, limit: int | None) -> list[Thread]:
+        assert isinstance(saver, PostgresSaver)
+        with saver._cursor() as cur:
+            cur.execute(
+                "SELECT thread_id, count(*) AS n, max(checkpoint_id) AS latest FROM checkpoints "
+                "GROUP BY thread_id ORDER BY latest DESC LIMIT %s",
+                (limit,),
+            )
+            return [Thread(r["thread_id"], r["n"], r["latest"]) for r in cur.fetchall()]
+
+    def delete_checkpoint(self, saver: Saver, target: CheckpointTuple) -> None:
+        assert isinstance(saver, PostgresSaver)
+        c = target.config["configurable"]
+        key = (c["thread_id"], c["checkpoint_ns"], c["checkpoint_id"])
+        parent = parent_id(target)
+        where = "thread_id = %s AND checkpoint_ns = %s"
+        with saver._cursor(pipeline=True) as cur:
+            cur.execute(
+                f"UPDATE checkpoints SET parent_checkpoint_id = %s "
+                f"WHERE {where} AND parent_checkpoint_id = %s",
+                (parent, *key),
+            )
+            cur.execute(f"DELETE FROM checkpoints WHERE {where} AND checkpoint_id = %s", key)
+            cur.execute(f"DELETE FROM checkpoint_writes WHERE {where} AND checkpoint_id = %s", key)
+            # Channel values are shared between checkpoints: drop only those no one references.
+            cur.execute(
+                f"DELETE FROM checkpoint_blobs b WHERE {where} AND NOT EXISTS ("
+                "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
+                "AND c.checkpoint_ns = b.checkpoint_ns "
+                "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+                key[:2],
+            )
+
+    def keep_last(self, saver: Saver, thread_id: str, keep: int) -> None:
+        """The newest `keep` checkpoints of each namespace of the thread, in one transaction."""
+        assert isinstance(saver, PostgresSaver)
+        if keep == 1:
+            saver.prune([thread_id], strategy="keep_latest")  # the saver's own
+            return
+        with saver._cursor() as cur, cur.connection.transaction():
+            cur.execute(
+                "DELETE FROM checkpoints c USING ("
+                "  SELECT checkpoint_ns, checkpoint_id, row_number() OVER ("
+                "    PARTITION BY checkpoint_ns ORDER BY checkpoint_id DESC) AS n"
+                "  FROM checkpoints WHERE thread_id = %(t)s) old "
+                "WHERE old.n > %(keep)s AND c.thread_id = %(t)s "
+                "AND c.checkpoint_ns = old.checkpoint_ns AND c.checkpoint_id = old.checkpoint_id",
+                {"t": thread_id, "keep": keep},
+            )
+            gone = (
+                "NOT EXISTS (SELECT 1 FROM checkpoints k WHERE k.thread_id = %(t)s "
+                "AND k.checkpoint_ns = {0}.checkpoint_ns AND k.checkpoint_id = {0}.{1})"
+            )
+            cur.execute(
+                "UPDATE checkpoints c SET parent_checkpoint_id = NULL WHERE c.thread_id = %(t)s "
+                "AND c.parent_checkpoint_id IS NOT NULL AND "
+                + gone.format("c", "parent_checkpoint_id"),
+                {"t": thread_id},
+            )
+            cur.execute(
+                "DELETE FROM checkpoint_writes w WHERE w.thread_id = %(t)s AND "
+                + gone.format("w", "checkpoint_id"),
+                {"t": thread_id},
+            )
+            cur.execute(
+                "DELETE FROM checkpoint_blobs b WHERE b.thread_id = %(t)s AND NOT EXISTS ("
+                "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
+                "AND c.checkpoint_ns = b.checkpoint_ns "
+                "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+                {"t": thread_id},
+            )
+
+    def records(self, saver: Saver, thread_id: str | None) -> Generator[dict[str, Any]]:
+        """The export records of the namespace (or of one thread), in export order."""
+        assert isinstance(saver, PostgresSaver)
+        where, args = ("WHERE thread_id = %s", (thread_id,)) if thread_id is not None else ("", ())
+        pool = saver.conn
+        assert isinstance(pool, ConnectionPool)
+        with pool.connection() as conn, conn.cursor(binary=True) as cur:
+            set_json_loads(orjson.loads, cur)
+            for row in cur.stream(saver.SELECT_SQL + where + _EXPORT_ORDER, args, size=500):
+                yield _record(saver, row)
+
+    def load_records(self, saver: Saver, records: Iterable[dict[str, Any]]) -> None:
+        """Write export records as `put` and `put_writes` would, in one transaction."""
+        assert isinstance(saver, PostgresSaver)
+        pool = saver.conn
+        assert isinstance(pool, ConnectionPool)
+        with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            # Writers wait until the import commits; readers don't.
+            cur.execute(f"LOCK TABLE {', '.join(_TABLES)} IN SHARE ROW EXCLUSIVE MODE")
+            cur.execute(
+                "SELECT " + " OR ".join(f"EXISTS (SELECT FROM {t})" for t in _TABLES) + " AS used"
+            )
+            staged = bool((cur.fetchone() or {}).get("used"))
+            if staged:
+                for table in _TABLES:
+                    columns = ", ".join(f"{c} {t}" for c, t in _COLUMNS[table].items())
+                    cur.execute(f"CREATE TEMP TABLE staged_{table} ({columns}) ON COMMIT DROP")
+            # The server stores one batch while the next one is prepared.
+            with ThreadPoolExecutor(max_workers=1) as copier:
+                stored: Future[None] | None = None
+                for batch in _Rows().batches(records):
+                    if stored is not None:
+                        stored.result()
+                    stored = copier.submit(_copy, cur, batch, staged)
+                if stored is not None:
+                    stored.result()
+
+    def stats(self, saver: Saver, settings: Settings) -> Stats:
+        assert isinstance(saver, PostgresSaver)
+        with saver._cursor() as cur:
+            cur.execute(
+                "SELECT count(DISTINCT thread_id) AS threads, count(*) AS checkpoints, "
+                "(SELECT sum(pg_total_relation_size(to_regclass(t))) FROM unnest("
+                "ARRAY['checkpoints', 'checkpoint_blobs', 'checkpoint_writes']) AS t) AS size "
+                "FROM checkpoints"
+            )
+            row = cur.fetchone()
+        assert row is not None
+        return Stats(row["threads"], row["checkpoints"], int(row["size"] or 0))
+
+
+BACKEND = PostgresBackend()

@@ -1,0 +1,180 @@
+"""`lg-memory setup` and `lg-memory migrate --to-type` on a project: the template, rendered and
+updated through Copier's Python API (`copier copy`, `copier update`), exactly as the `copier`
+command would. Copier is the `setup` extra: a project's production install does not need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from . import backends, catalog
+from .settings import CheckpointError, Settings, answers_file, load_settings
+
+BUNDLED = Path(__file__).parent / "template"  # in a wheel: the template it was built with
+CONNECT_TIMEOUT = 3.0  # seconds: setup only says whether the server answers
+
+
+def template_source() -> tuple[str, str | None]:
+    """(source, ref) of the template this package was installed from: its git repository at
+    the installed commit, the checkout of an editable install, or the copy in the wheel."""
+    try:
+        direct = metadata.distribution("lg-memory").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        direct = None
+    info: dict[str, Any] = json.loads(direct) if direct else {}
+    url = str(info.get("url", ""))
+    vcs = info.get("vcs_info") or {}
+    if vcs.get("vcs") == "git":
+        return url.removeprefix("git+").removeprefix("file://"), vcs.get("commit_id")
+    if url.startswith("file://"):
+        folder = Path(unquote(urlsplit(url).path))
+        if (folder / "copier.yml").is_file() and (folder / ".git").exists():
+            return str(folder), "HEAD"
+    checkout = Path(__file__).resolve().parents[2]  # running from a source tree
+    if (checkout / "copier.yml").is_file() and (checkout / ".git").exists():
+        return str(checkout), "HEAD"
+    if (BUNDLED / "copier.yml").is_file():
+        return str(BUNDLED), None
+    raise CheckpointError("cannot find lg-memory's template: pass --template SRC")
+
+
+def _copier() -> Any:
+    try:
+        import copier
+    except ImportError:
+        raise CheckpointError(
+            "setup renders the template with Copier, which is not installed: "
+            "pip install 'lg-memory[setup]'"
+        ) from None
+    return copier
+
+
+def answers_from_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The template's answers given as flags (a preset fixes type, async and ttl)."""
+    data: dict[str, Any] = {}
+    if args.preset:
+        data["preset"] = args.preset
+        fixed = catalog.PRESETS[args.preset]
+        for flag, key in (("type", "type"), ("async_", "async"), ("ttl", "ttl")):
+            given = getattr(args, flag)
+            if given is not None and key in fixed and given != fixed[key]:
+                raise CheckpointError(
+                    f"--preset {args.preset} sets {key} to {fixed[key]}: drop --{key}"
+                )
+    elif args.type or args.async_ is not None or args.ttl is not None:
+        data["preset"] = "none"
+    for flag, key in (
+        ("type", "type"),
+        ("connection_string", "connection_string"),
+        ("async_", "async"),
+        ("namespace", "namespace"),
+        ("ttl", "ttl"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None and not (args.preset and key in catalog.PRESETS[args.preset]):
+            data[key] = str(value) if key == "ttl" else value
+    for key, check in (
+        ("namespace", catalog.namespace_error),
+        ("ttl", catalog.ttl_error),
+    ):
+        if key in data and (problem := check(data[key])):
+            raise CheckpointError(problem)
+    if "connection_string" in data:
+        kind = data.get("type") or catalog.preset_value(data.get("preset", "none"), "type")
+        if problem := catalog.connection_error(kind, data["connection_string"]):
+            raise CheckpointError(problem)
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    """`lg-memory setup`: render a new project, or switch an existing one's backend."""
+    project = Path(args.project).resolve()
+    data = answers_from_flags(args)
+    if answers_file(project) is not None:  # set up before: setup again switches the backend
+        return switch(project, data, args.template)
+    if project.exists() and any(p.name != ".git" for p in project.iterdir()):
+        raise CheckpointError(
+            f"{project} is not empty and was not set up by lg-memory: give setup a new "
+            "directory (--project DIR)"
+        )
+    copier = _copier()
+    source, ref = (args.template, None) if args.template else template_source()
+    data.setdefault("project_name", args.project_name or project.name)
+    interactive = sys.stdin.isatty() and not args.yes
+    copier.run_copy(
+        source,
+        project,
+        data=data,
+        vcs_ref=ref,
+        defaults=not interactive,
+        unsafe=True,
+        quiet=not interactive,
+    )
+    settings = load_settings(project=project)
+    print(f"set up {project}: {settings.label} checkpointer ({settings.redacted or 'in process'})")
+    print(connectivity(settings))
+    return 0
+
+
+def switch(project: Path, data: dict[str, Any], template: str | None) -> int:
+    """`copier update` with new answers: the files switch, and the template's migration moves
+    the checkpoints (it runs the project's `lg-memory migrate`)."""
+    copier = _copier()
+    dirty = _git(project, "status", "--porcelain")
+    if dirty is None:
+        raise CheckpointError(f"{project} is not a git repository: switching needs `git init`")
+    if dirty.strip():
+        raise CheckpointError(f"{project} has uncommitted changes: commit or stash them first")
+    before = load_settings(project=project)
+    kwargs: dict[str, Any] = {"src_path": template} if template else {}
+    try:
+        copier.run_update(
+            project,
+            data=data,
+            defaults=True,
+            overwrite=True,
+            skip_answered=True,
+            unsafe=True,
+            quiet=True,
+            **kwargs,
+        )
+    except subprocess.CalledProcessError as exc:  # the migration said what went wrong
+        raise CheckpointError(
+            f"the project's files switched, but its checkpoints did not move (exit {exc.returncode}"
+            "): fix the cause above, then run `lg-memory migrate --resume`"
+        ) from None
+    after = load_settings(project=project)
+    print(f"switched {project}: {before.label} -> {after.label} ({after.redacted or 'in process'})")
+    return 0
+
+
+def connectivity(settings: Settings) -> str:
+    """The seed's "test database connectivity": a warning, not a failure, when it fails."""
+    if settings.type == "memory":
+        return "in-memory checkpointer: nothing to connect to"
+    try:
+        backend = backends.load(settings.type)
+        with backend.open_saver(replace(settings, connect_timeout=CONNECT_TIMEOUT)) as saver:
+            found = backend.stats(saver, settings)
+    except CheckpointError as exc:
+        return f"warning: {settings.hide_secrets(str(exc))}; start it, then run `lg-memory check`"
+    except Exception as exc:  # any driver error: say it in one line, setup is done
+        text = settings.hide_secrets(f"{type(exc).__name__}: {exc}".splitlines()[0])
+        return f"warning: could not reach the store ({text}); then run `lg-memory check`"
+    return (
+        f"connected: {settings.label} answers, storage initialised "
+        f"({found.threads} threads, {found.checkpoints} checkpoints)"
+    )
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else None
