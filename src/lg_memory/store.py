@@ -86,15 +86,17 @@ def parent_id(t: CheckpointTuple) -> str | None:
 
 def next_nodes(latest: CheckpointTuple) -> tuple[str, ...]:
     """The nodes a thread runs next (where it paused), read from its latest checkpoint alone:
-    those whose trigger channel (`branch:to:<node>`) moved since they last ran."""
-    versions = latest.checkpoint.get("channel_versions", {})
-    seen = latest.checkpoint.get("versions_seen", {})
+    those whose trigger channel (`branch:to:<node>`) holds a write they have not seen (a
+    consumed trigger is emptied, so it leaves the checkpoint's values)."""
+    checkpoint = latest.checkpoint
+    versions, seen = checkpoint["channel_versions"], checkpoint["versions_seen"]
     return tuple(
         sorted(
             channel.removeprefix("branch:to:")
-            for channel, version in versions.items()
+            for channel in checkpoint["channel_values"]
             if channel.startswith("branch:to:")
-            and seen.get(channel.removeprefix("branch:to:"), {}).get(channel) != version
+            and seen.get(channel.removeprefix("branch:to:"), {}).get(channel)
+            != versions.get(channel)
         )
     )
 
