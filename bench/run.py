@@ -2,37 +2,104 @@
 measured in the same run on the same data. Prints a table; figures are also ratios.
 
     python bench/run.py [--threads 10000] [--backends sqlite,postgres,redis,mongodb] [--pairs]
+    python bench/run.py --threads 10000 --baseline-repo /path/to/an/older/checkout
 
 A store of N threads of the example graph (about 10 checkpoints each, with pending writes)
 is built in SQLite at N/10 and N threads, then exported, imported into every backend,
 exported back, listed, summarised and migrated SQLite -> Postgres (with `--pairs`, also
 between every other ordered pair of backends, at the sizes up to `--pairs-threads`). Each
 operation is one process; its wall time and peak resident memory are reported.
+
+The package is measured as installed in the Python that runs this script (`uv run python
+bench/run.py` in this repository): `lg-memory` runs as its own processes of that
+environment's console script, with `--project`, `--type`, `--connection-string` and
+`--namespace`; the store is built and the naive baselines run by bench/worker.py, which
+imports `lg_memory` and the template's example graph (from its file). Nothing is rendered.
+
+`--baseline-repo DIR` then runs DIR's own bench/run.py (an older checkout of this repository,
+with its own `.venv`, e.g. made by `git worktree add DIR <commit> && uv sync --group dev`
+in it) with the same parameters, on fresh servers of its own, and prints both sets of
+figures side by side: each operation's seconds, peak memory, ratio against the naive
+approach (measured within each run), and new / old.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 import services  # noqa: E402
 
-URL_ENV = {"postgres": "POSTGRES_URL", "redis": "REDIS_URL", "mongodb": "MONGODB_URL"}
-ROWS: list[tuple[str, ...]] = []
+WORKER = REPO / "bench/worker.py"
+SERVERS = ("postgres", "redis", "mongodb")
+# The stores' variables: taken out of the measured processes' environment, which name every
+# store by its flags (the variables would otherwise fill in what a flag leaves out).
+STORE_ENV = (
+    "CHECKPOINT_DB_PATH", "POSTGRES_URL", "REDIS_URL", "MONGODB_URL", "MONGODB_DB",
+    "CHECKPOINT_NAMESPACE", "CHECKPOINT_TTL", "CUSTOM_SAVER",
+)  # fmt: skip
+HEADER = "size | operation | backend | seconds | checkpoints/s | peak RSS MB | vs naive"
+WORSE = 0.9  # new / old below this is flagged: beyond the noise of two runs on one machine
+Row = tuple[str, ...]
+ROWS: list[Row] = []
 
 
-def popen_wait4(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, str]:
+@dataclass(frozen=True)
+class Store:
+    """A store as `lg-memory` names it on its command line."""
+
+    type: str
+    connection: str  # the SQLite file, or the server's URL
+    namespace: str = "default"
+
+    def flags(self) -> list[str]:
+        return ["--type", self.type, "--connection-string", self.connection,
+                "--namespace", self.namespace]  # fmt: skip
+
+    def args(self) -> list[str]:  # for bench/worker.py
+        return [self.type, self.connection, self.namespace]
+
+    def elsewhere(self) -> Store:
+        """The same backend, in a new namespace of its own."""
+        return Store(self.type, self.connection, f"bench_{uuid.uuid4().hex[:8]}")
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What every measured process needs: its programs, environment and directory."""
+
+    work: Path  # the processes' working directory and `--project` (backups, exports)
+    env: dict[str, str]
+    python: list[str]  # runs bench/worker.py
+    lg: list[str]  # `lg-memory`
+
+    def lg_memory(self, *args: str) -> tuple[float, float, str]:
+        return popen_wait4([*self.lg, args[0], "--project", str(self.work), *args[1:]], self)
+
+    def worker(self, *args: str) -> tuple[float, float, str]:
+        return popen_wait4([*self.python, str(WORKER), *args], self)
+
+
+def popen_wait4(args: list[str], bench: Bench) -> tuple[float, float, str]:
+    """Wall seconds, peak resident MB and stdout of one whole process."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=err, text=True)
+        proc = subprocess.Popen(
+            args, cwd=bench.work, env=bench.env, stdout=out, stderr=err, text=True
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.perf_counter() - started
@@ -48,135 +115,294 @@ def row(*cells: object) -> None:
     print(" | ".join(ROWS[-1]), flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=10_000)
-    parser.add_argument("--backends", default="sqlite,postgres,redis,mongodb")
-    parser.add_argument(
+def parser() -> argparse.ArgumentParser:
+    doc = __doc__ or ""
+    p = argparse.ArgumentParser(
+        description=doc.split("\n\n", 1)[0].replace("\n", " "),
+        epilog=doc.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--threads", type=int, default=10_000, help="the large size (default: 10000); "
+        "the small one is a tenth of it",
+    )  # fmt: skip
+    p.add_argument(
+        "--backends",
+        default="sqlite,postgres,redis,mongodb",
+        help="comma-separated, imported into in this order (default: all four)",
+    )
+    p.add_argument(
         "--pairs",
         action="store_true",
         help="migrate between every ordered pair of backends, not only SQLite -> Postgres",
     )
-    parser.add_argument(
+    p.add_argument(
         "--pairs-threads",
         type=int,
         default=1_000,
-        help="the other pairs are migrated at sizes up to this many threads",
+        help="the other pairs are migrated at sizes up to this many threads (default: 1000)",
     )
-    parser.add_argument(
+    p.add_argument(
         "--mongodb-threads",
         type=int,
         default=1_000,
-        help="the MongoDB emulator is slow: its store is capped at this size",
+        help="the MongoDB emulator is slow: its store is capped at this size (default: 1000)",
     )
-    opts = parser.parse_args()
+    p.add_argument(
+        "--baseline-repo",
+        type=Path,
+        metavar="DIR",
+        help="also run DIR's bench/run.py (an older checkout, with DIR/.venv) with the same "
+        "parameters, after this one, and print both side by side",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="keep the work directory (stores, exports, backups)"
+    )
+    return p
+
+
+def main() -> None:
+    opts = parser().parse_args()
     chosen = opts.backends.split(",")
+    baseline = baseline_command(opts) if opts.baseline_repo else None
+    check_package()
     work = Path(tempfile.mkdtemp(prefix="lg-memory-bench-"))
-    started = [services.STARTERS[b](work / b) for b in chosen if b in URL_ENV]
-    urls = {b: s.url for b, s in zip([b for b in chosen if b in URL_ENV], started, strict=True)}
+    on_servers = [b for b in chosen if b in SERVERS]
+    started: list[services.Server] = []
     try:
-        project = render(work)
-        python = str(project / ".venv/bin/python")
-        lg = str(project / ".venv/bin/lg-memory")
-        base = {k: v for k, v in os.environ.items() if k not in URL_ENV.values()}
-        base |= {URL_ENV[b]: u for b, u in urls.items()}
-        print("size | operation | backend | seconds | checkpoints/s | peak RSS MB | vs naive")
+        for backend in on_servers:
+            started.append(services.STARTERS[backend](work / f"server-{backend}"))
+        urls = {b: s.url for b, s in zip(on_servers, started, strict=True)}
+        env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
+        bench = Bench(work, env, [sys.executable], lg_command())
+        if baseline:
+            print(f"== this checkout ({describe(REPO)}) ==", flush=True)
+        print(HEADER, flush=True)
         for threads in (opts.threads // 10, opts.threads):
-            run_size(threads, project, python, lg, base, chosen, opts)
+            run_size(threads, bench, urls, chosen, opts)
     finally:
         for server in started:
             server.stop()
+        if opts.keep:
+            print(f"work directory kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    if baseline:
+        print(f"\n== baseline ({describe(opts.baseline_repo)}) ==", flush=True)
+        old = run_baseline(baseline, opts.baseline_repo)
+        side_by_side(old, ROWS)
 
 
-def render(work: Path) -> Path:
-    project = work / "agent"
-    subprocess.run(
-        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "-q",
-         "--data", "project_name=agent", str(REPO), str(project)], check=True,
-    )  # fmt: skip
-    subprocess.run(["uv", "venv", "-q", "-p", sys.executable, str(project / ".venv")], check=True)
-    subprocess.run(
-        ["uv", "pip", "install", "-q", "-p", str(project / ".venv/bin/python"),
-         "-e", f"{project}[postgres,redis,mongodb]"], check=True,
-    )  # fmt: skip
-    return project
+def check_package() -> None:
+    """The `lg_memory` measured is this checkout's (installed editable), not another one."""
+    import lg_memory
+
+    where = Path(lg_memory.__file__).resolve()
+    if not where.is_relative_to(REPO / "src"):
+        raise SystemExit(
+            f"{sys.executable} imports lg_memory from {where}, not from {REPO / 'src'}: "
+            "run this with the repository's environment (uv run python bench/run.py)"
+        )
+
+
+def lg_command() -> list[str]:
+    """The console script beside this Python, as a user runs it (else `python -m lg_memory`)."""
+    script = Path(sys.executable).with_name("lg-memory")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "lg_memory"]
 
 
 def run_size(
-    threads: int, project: Path, python: str, lg: str, base: dict[str, str],
-    chosen: list[str], opts: argparse.Namespace,
+    threads: int, bench: Bench, urls: dict[str, str], chosen: list[str],
+    opts: argparse.Namespace,
 ) -> None:  # fmt: skip
     mongodb_threads, pairs, pairs_threads = opts.mongodb_threads, opts.pairs, opts.pairs_threads
-    inproject = str(REPO / "bench/inproject.py")
-    db = project / f"store-{threads}.db"
-    env = base | {"CHECKPOINT_DB_PATH": str(db)}
-    popen_wait4([python, inproject, "build_sqlite", str(db), str(threads)], env, project)
-    _, _, info = popen_wait4([lg, "info"], env, project)
+    db = Store("sqlite", str(bench.work / f"store-{threads}.db"))
+    bench.worker("build_sqlite", db.connection, str(threads))
+    _, _, info = bench.lg_memory("info", *db.flags())
     total = int(info.split("Total Checkpoints: ")[1].split()[0])
     label = f"{threads} threads / {total} cp"
 
     for op in ("info", "list"):
         name = "info" if op == "info" else "list --limit 20"
-        cmd = [lg, *name.split()]
-        t, m, _ = popen_wait4(cmd, env, project)
-        warm = [float(popen_wait4([python, inproject, "timed", w, "sqlite"], env, project)[2])
-                for w in (op, f"naive_{op}")]  # fmt: skip
+        t, m, _ = bench.lg_memory(*name.split(), *db.flags())
+        warm = [float(bench.worker("timed", w, *db.args())[2]) for w in (op, f"naive_{op}")]
         row(label, name, "sqlite", f"{t:.2f} (warm {warm[0]:.3f})", "", f"{m:.0f}",
             f"{warm[1] / warm[0]:.0f}x faster warm (naive {warm[1]:.3f} s)")  # fmt: skip
 
-    export = project / f"export-{threads}.jsonl"
-    t, m, _ = popen_wait4([lg, "export", "-o", str(export)], env, project)
+    export = bench.work / f"export-{threads}.jsonl"
+    t, m, _ = bench.lg_memory("export", *db.flags(), "-o", str(export))
     row(label, "export", "sqlite", f"{t:.1f}", f"{total / t:,.0f}", f"{m:.0f}", "")
 
-    namespaces = {"sqlite": "default"}  # where each backend holds this store
+    stores = {"sqlite": db}  # where each backend holds this store
     for backend in chosen:
-        ns = f"bench_{uuid.uuid4().hex[:8]}"
-        benv = env | {"CHECKPOINT_NAMESPACE": ns}
-        source, count = export, total
         if backend == "mongodb" and threads > mongodb_threads:
             continue  # the emulator is slow: measured at the small size only
-        t, m, _ = popen_wait4([lg, "import", str(source), "--type", backend], benv, project)
-        row(label, "import", backend, f"{t:.1f}", f"{count / t:,.0f}", f"{m:.0f}", "")
+        copy = (db if backend == "sqlite" else Store(backend, urls[backend])).elsewhere()
+        t, m, _ = bench.lg_memory("import", str(export), *copy.flags())
+        row(label, "import", backend, f"{t:.1f}", f"{total / t:,.0f}", f"{m:.0f}", "")
         if backend != "sqlite":
-            namespaces[backend] = ns
-        back = project / f"back-{backend}-{threads}.jsonl"
-        t, m, _ = popen_wait4([lg, "export", "--type", backend, "-o", str(back)], benv, project)
-        row(label, "export", backend, f"{t:.1f}", f"{count / t:,.0f}", f"{m:.0f}", "")
+            stores[backend] = copy
+        back = bench.work / f"back-{backend}-{threads}.jsonl"
+        t, m, _ = bench.lg_memory("export", *copy.flags(), "-o", str(back))
+        row(label, "export", backend, f"{t:.1f}", f"{total / t:,.0f}", f"{m:.0f}", "")
         if backend != "sqlite":
-            t, m, _ = popen_wait4([lg, "info", "--type", backend], benv, project)
-            warm = [float(popen_wait4([python, inproject, "timed", w, backend], benv,
-                                      project)[2]) for w in ("info", "naive_info")]  # fmt: skip
+            t, m, _ = bench.lg_memory("info", *copy.flags())
+            warm = [float(bench.worker("timed", w, *copy.args())[2])
+                    for w in ("info", "naive_info")]  # fmt: skip
             row(label, "info", backend, f"{t:.2f} (warm {warm[0]:.3f})", "", f"{m:.0f}",
                 f"{warm[1] / warm[0]:.0f}x faster warm (naive {warm[1]:.3f} s)")  # fmt: skip
 
     # Every ordered pair of the stores: the headline pair (SQLite -> Postgres) at every size,
     # the others where the source holds this size and `--pairs` asks for them.
-    for source_type, source_ns in namespaces.items():
-        for target in namespaces:
-            pair = (source_type, target)
-            if target == source_type or (pair != ("sqlite", "postgres") and not pairs):
+    for source_type, source in stores.items():
+        for target_type, target in stores.items():
+            pair = (source_type, target_type)
+            if target_type == source_type or (pair != ("sqlite", "postgres") and not pairs):
                 continue
             if pairs and threads > pairs_threads and pair != ("sqlite", "postgres"):
                 continue
-            migrate(label, total, project, python, lg, env, source_type, source_ns, target)
+            migrate(label, total, bench, source, target)
 
 
-def migrate(
-    label: str, total: int, project: Path, python: str, lg: str, env: dict[str, str],
-    source: str, source_ns: str, target: str,
-) -> None:  # fmt: skip
+def migrate(label: str, total: int, bench: Bench, source: Store, target: Store) -> None:
     """`lg-memory migrate` against the naive public-API loop, each into a new namespace."""
-    ours = [lg, "migrate", "--from-type", source, "--from-namespace", source_ns,
-            "--to-type", target, "--namespace", f"bench_{uuid.uuid4().hex[:8]}"]  # fmt: skip
-    t, m, _ = popen_wait4(ours, env, project)
-    naive = [python, str(REPO / "bench/inproject.py"), "naive_migrate", source, source_ns,
-             target, f"bench_{uuid.uuid4().hex[:8]}"]  # fmt: skip
-    tn, mn, out = popen_wait4(naive, env, project)
+    ours, naive = target.elsewhere(), target.elsewhere()
+    t, m, _ = bench.lg_memory(
+        "migrate", "--from-type", source.type, "--from-connection-string", source.connection,
+        "--from-namespace", source.namespace, "--to-type", ours.type, *ours.flags(),
+    )  # fmt: skip
+    tn, mn, out = bench.worker("naive_migrate", *source.args(), *naive.args())
     moved = int(out.split()[1])  # "naive: N checkpoints in S s"
     short = "" if moved == total else f", moved only {moved}: list() stops at 10,000"
-    row(label, f"migrate {source}->{target}", target, f"{t:.1f}", f"{total / t:,.0f}",
-        f"{m:.0f}", f"{tn / t:.1f}x faster (naive {tn:.1f} s, {total / tn:,.0f} cp/s, "
-        f"{mn:.0f} MB{short})")  # fmt: skip
+    row(label, f"migrate {source.type}->{target.type}", target.type, f"{t:.1f}",
+        f"{total / t:,.0f}", f"{m:.0f}", f"{tn / t:.1f}x faster (naive {tn:.1f} s, "
+        f"{total / tn:,.0f} cp/s, {mn:.0f} MB{short})")  # fmt: skip
+
+
+# ---- against an older checkout -----------------------------------------------------------
+
+
+def baseline_command(opts: argparse.Namespace) -> list[str]:
+    """The older checkout's own bench, with these parameters (checked before anything runs)."""
+    repo: Path = opts.baseline_repo.resolve()
+    python, script = repo / ".venv/bin/python", repo / "bench/run.py"
+    for needed in (python, script):
+        if not needed.exists():
+            raise SystemExit(f"--baseline-repo: no {needed} (run `uv sync --group dev` there)")
+    command = [str(python), str(script), "--threads", str(opts.threads),
+               "--backends", opts.backends, "--pairs-threads", str(opts.pairs_threads),
+               "--mongodb-threads", str(opts.mongodb_threads)]  # fmt: skip
+    return command + (["--pairs"] if opts.pairs else [])
+
+
+def describe(repo: Path) -> str:
+    """`path, commit` (and `+ changes` for a work tree that differs from it)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "not a git checkout"
+    dirty = " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+    return f"{repo}, {commit}{dirty}"
+
+
+def run_baseline(command: list[str], repo: Path) -> list[Row]:
+    """Runs the older bench (its own renders, venv and servers); its table rows, as printed."""
+    rows: list[Row] = []
+    env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
+    # Its own Python, not the one of this repository's environment (`uv run` exports it).
+    env.pop("VIRTUAL_ENV", None)
+    with subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            if " | " in line and line.strip() != HEADER:
+                rows.append(tuple(line.rstrip("\n").split(" | ")))
+    if proc.returncode:
+        raise SystemExit(f"the baseline bench failed ({proc.returncode}): {' '.join(command)}")
+    return rows
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One row of the table, read back."""
+
+    seconds: str
+    peak_mb: str
+    throughput: float | None  # checkpoints per second
+    vs_naive: float | None  # how many times faster than the naive approach, in the same run
+
+    @classmethod
+    def parse(cls, cells: Row) -> Figures:
+        seconds, throughput, peak, versus = cells[3], cells[4], cells[5], cells[6]
+        ratio = None
+        if match := re.match(r"([\d.]+)x faster", versus):
+            ratio = float(match[1])
+        warm = re.search(r"warm ([\d.]+)", seconds)
+        naive = re.search(r"naive ([\d.]+) s", versus)
+        if warm and naive and float(warm[1]) > 0:  # the printed ratio is rounded to 1x
+            ratio = float(naive[1]) / float(warm[1])
+        cps = float(throughput.replace(",", "")) if throughput else None
+        return cls(seconds, peak, cps, ratio)
+
+
+def side_by_side(old: list[Row], new: list[Row]) -> None:
+    """Each operation's figures, old / new; the last column is new / old of the ratio
+    against the naive approach (else of the throughput): below 1 is worse."""
+    olds, news = keyed(old), keyed(new)
+    print("\n== side by side: old (the baseline) / new (this checkout) ==")
+    print("threads | operation | backend | seconds | peak RSS MB | checkpoints/s | "
+          "vs naive | new / old")  # fmt: skip
+    worse = []
+    for key in [*news, *(k for k in olds if k not in news)]:
+        figures = [Figures.parse(rows[key]) if key in rows else None for rows in (olds, news)]
+
+        def pair(show: Callable[[Figures], str]) -> str:
+            return " / ".join(show(f) if f else "-" for f in figures)  # noqa: B023
+
+        change, a, b = "", *figures
+        relative = compared(a, b)
+        if relative is not None:
+            what = "vs naive" if a and a.vs_naive else "checkpoints/s"
+            change = f"{relative:.2f}x ({what})"
+            if relative < WORSE:
+                change += " WORSE"
+                worse.append(f"{key[1]} {key[2]} at {key[0]} threads")
+        print(" | ".join([
+            key[0], key[1], key[2],
+            pair(lambda f: f.seconds),
+            pair(lambda f: f.peak_mb),
+            pair(lambda f: f"{f.throughput:,.0f}" if f.throughput else ""),
+            pair(lambda f: f"{f.vs_naive:.1f}x" if f.vs_naive else ""),
+            change,
+        ]))  # fmt: skip
+    if worse:
+        print(f"\nnew / old below {WORSE}: {'; '.join(worse)}")
+    else:
+        print(f"\nno operation below {WORSE} of the baseline (new / old)")
+
+
+def keyed(rows: list[Row]) -> dict[tuple[str, str, str, int], Row]:
+    """Rows by threads, operation, backend and occurrence (SQLite's export comes twice)."""
+    seen: Counter[tuple[str, str, str]] = Counter()
+    found = {}
+    for cells in rows:
+        key = (cells[0].split()[0], cells[1], cells[2])
+        seen[key] += 1
+        found[(*key, seen[key])] = cells
+    return found
+
+
+def compared(old: Figures | None, new: Figures | None) -> float | None:
+    """new / old of the ratio against the naive approach, else of the throughput."""
+    if old is None or new is None:
+        return None
+    if old.vs_naive and new.vs_naive:
+        return new.vs_naive / old.vs_naive
+    if old.throughput and new.throughput:
+        return new.throughput / old.throughput
+    return None
 
 
 if __name__ == "__main__":

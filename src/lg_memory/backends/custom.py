@@ -4,7 +4,7 @@ The project's `CUSTOM_SAVER` (default: `<package>.saver:FileCheckpointSaver`, wh
 `lg-memory setup --type custom` renders for the user to adapt) is built as
 `Class(connection_string, namespace=namespace)`; its `setup()` is called when it has one.
 lg-memory reads and writes it through LangGraph's saver API, and uses two optional methods
-when the class has them: `list_threads()` -> [(thread_id, checkpoints, latest_id)] and
+when the class has them: `list_threads()` -> (thread_id, checkpoints, latest_id) of each thread and
 `delete_checkpoint(config)` (the child of the deleted checkpoint then hangs from its parent).
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,7 +27,7 @@ from .base import Backend, Saver
 
 @runtime_checkable
 class ListsThreads(Protocol):
-    def list_threads(self) -> list[tuple[str, int, str]]: ...
+    def list_threads(self) -> Iterable[tuple[str, int, str]]: ...
 
 
 @runtime_checkable
@@ -78,7 +78,7 @@ class CustomBackend(Backend):
     def stats(self, saver: Saver, settings: Settings) -> Stats:
         if not isinstance(saver, ListsThreads):
             return super().stats(saver, settings)
-        found = saver.list_threads()
+        found = list(saver.list_threads())
         return Stats(len(found), sum(row[1] for row in found), None)
 
     def threads(self, saver: Saver, limit: int | None) -> list[Thread]:

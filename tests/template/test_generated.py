@@ -4,11 +4,13 @@ own checkpoint tests against a real server of that backend."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from rendering import catalogue, install, render, run
 
-from conftest import URL_ENV, Servers, catalogue, install, render, run
+from conftest import URL_ENV, Servers
 
 TYPES = ["memory", "sqlite", "postgres", "redis", "mongodb", "custom"]
 PRESETS = ["sqlite-persistent", "postgres-production", "redis-distributed", "mongodb-cloud"]
@@ -35,16 +37,28 @@ def test_generated_project_passes_its_own_tests(
     data: dict[str, object], tmp_path: Path, servers: Servers
 ) -> None:
     project = render(tmp_path / "agent", project_name="agent", **data)
-    type_ = chosen_type(data)
-    # Every backend's packages, so that mypy sees all the modules it checks.
-    extras = [b for b, facts in catalogue.BACKENDS.items() if facts["packages"] and b != type_]
-    python = install(project, *extras)
+    python = install(project)  # its own declared dependencies only
     bin_ = python.parent
 
     run([bin_ / "ruff", "check", "."], cwd=project)
     run([bin_ / "ruff", "format", "--check", "."], cwd=project)
     run([bin_ / "mypy"], cwd=project)  # --strict, from the project's pyproject.toml
     env = backend_env(data, servers)
-    run([python, "-m", "agent"], cwd=project, env=env)
+    before = files(project)
     result = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project, env=env)
     assert " passed" in result.stdout and "failed" not in result.stdout
+    assert "skipped" not in result.stdout
+    assert files(project) == before  # the tests leave nothing behind
+    run([python, "-m", "agent"], cwd=project, env=env)
+    info = run([bin_ / "lg-memory", "info", "--json"], cwd=project, env=env).stdout
+    assert json.loads(info)["memory_system"] == catalogue.BACKENDS[chosen_type(data)]["label"]
+
+
+def files(project: Path) -> set[str]:
+    """The project's files, less the caches and the virtual environment."""
+    ignored = {".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+    return {
+        str(p.relative_to(project))
+        for p in project.rglob("*")
+        if not ignored & set(p.relative_to(project).parts)
+    }

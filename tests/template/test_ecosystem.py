@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from conftest import REPO, catalogue, render
+from conftest import REPO
+from rendering import catalogue, render
 
 TYPES = ["memory", "sqlite", "postgres", "redis", "mongodb", "custom"]
 SERVERS = ["postgres", "redis", "mongodb"]  # the types with a server to start
@@ -178,7 +179,7 @@ def test_langgraph_json_points_at_the_studio_graph(projects: dict[str, Path], ty
         assert "checkpointer" not in config
         return
     module, function = config["checkpointer"]["path"].rsplit(".", 1)
-    source = project / "src" / Path(*module.split(".")) / "__init__.py"
+    source = project / "src" / (module.replace(".", "/") + ".py")
     tree = ast.parse(source.read_text())
     defined = {
         node.name: node

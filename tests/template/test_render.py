@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from conftest import catalogue, render
+from rendering import catalogue, render
 
 SECRET = "s3cr3t-Pa55"
 
@@ -19,8 +18,8 @@ def answers(project: Path) -> dict[str, object]:
     return loaded
 
 
-def catalog(project: Path, package: str = "agent") -> str:
-    return (project / "src" / package / "memory" / "catalog.py").read_text()
+def wiring(project: Path, package: str = "agent") -> str:
+    return (project / "src" / package / "memory.py").read_text()
 
 
 @pytest.mark.parametrize(
@@ -36,14 +35,13 @@ def test_presets_render_what_they_promise(
     tmp_path: Path, preset: str, type_: str, async_: bool, ttl: int, env_line: str
 ) -> None:
     project = render(tmp_path / "p", project_name="agent", preset=preset)
-    text = catalog(project)
-    assert f'TYPE: Final = "{type_}"' in text
-    assert f"ASYNC: Final = {async_}" in text
-    assert f"TTL: Final = {ttl}" in text
+    text = wiring(project)
+    assert f'type="{type_}"' in text
+    assert f"async_={async_}" in text
+    assert f"ttl={ttl}," in text
     assert env_line in (project / ".env").read_text()
-    pyproject = (project / "pyproject.toml").read_text()
-    for package in catalogue.BACKENDS[type_]["packages"]:
-        assert f'    "{package}",' in pyproject.split("[project.optional-dependencies]")[0]
+    dependencies = (project / "pyproject.toml").read_text().split("[project.optional")[0]
+    assert f'"lg-memory[{type_}] @ git+file://' in dependencies
     # The preset is the answer; the values it implies are derived, so that
     # `copier update --data preset=...` can change them later.
     assert answers(project)["preset"] == preset
@@ -52,7 +50,7 @@ def test_presets_render_what_they_promise(
 
 def test_default_is_sqlite_with_the_seed_environment(tmp_path: Path) -> None:
     project = render(tmp_path / "p", project_name="My Agent")
-    assert 'TYPE: Final = "sqlite"' in catalog(project, "my_agent")
+    assert 'type="sqlite"' in wiring(project, "my_agent")
     assert (project / ".env").read_text().count("CHECKPOINT_DB_PATH=checkpoints.db") == 1
     assert ".env" in (project / ".gitignore").read_text().splitlines()
     assert (project / "tests" / "test_checkpoints.py").is_file()
@@ -136,3 +134,18 @@ def test_every_type_renders_its_docs_and_env(tmp_path: Path, type_: str) -> None
     env = catalogue.BACKENDS[type_]["env"]
     if env:
         assert f"{env}=" in (project / ".env.example").read_text()
+
+
+@pytest.mark.parametrize("type_", list(catalogue.BACKENDS))
+def test_a_project_holds_only_what_its_owner_edits(tmp_path: Path, type_: str) -> None:
+    """No copy of the engine: the wiring module is all of lg-memory a project carries (the
+    custom saver, meant to be adapted, aside)."""
+    project = render(tmp_path / "p", project_name="agent", type=type_)
+    package = project / "src" / "agent"
+    mine = {"graph.py", "demo.py", "saver.py"}
+    lines = sum(
+        len(f.read_text().splitlines()) for f in package.rglob("*.py") if f.name not in mine
+    )
+    assert lines < 120, lines
+    assert not (package / "memory").exists()
+    assert (package / "saver.py").exists() == (type_ == "custom")
