@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import orjson
+import ormsgpack
 from langgraph.checkpoint.base import (
     CheckpointTuple,
     get_serializable_checkpoint_metadata,
@@ -51,9 +52,9 @@ def _unreachable(settings: Settings) -> CheckpointError:
     )
 
 
-# Export and import without decoding a single value (see ../transfer.py). The export streams
-# the namespace in export order through the saver's own query; the import COPYs the rows `put`
-# and `put_writes` would write, in one transaction.
+# Export and import without decoding a single value (see ../transfer/values.py). The export
+# streams the namespace in export order through the saver's own query; the import COPYs the rows
+# `put` and `put_writes` would write, in one transaction.
 _EXPORT_ORDER = (
     ' ORDER BY thread_id COLLATE "C", checkpoint_ns COLLATE "C", checkpoint_id COLLATE "C"'
 )
@@ -127,6 +128,30 @@ _MERGE = {
 BATCH = 2000  # checkpoints per round of COPY
 
 
+# msgpack's first byte of a nil, bool, int, float or str: the values savers keep as plain JSON.
+_PRIMITIVE_HEADS = frozenset(
+    [*range(0x00, 0x80), *range(0xA0, 0xC1), 0xC2, 0xC3, *range(0xCA, 0xD4), *range(0xD9, 0xDC),
+     *range(0xE0, 0x100)]
+)  # fmt: skip
+_EXT_CODE_AT = {0xD4: 1, 0xD5: 1, 0xD6: 1, 0xD7: 1, 0xD8: 1, 0xC7: 2, 0xC8: 3, 0xC9: 5}
+
+
+def _primitive(kind: str, data: bytes) -> tuple[bool, Any]:
+    """(True, value) when the value is None, a bool, an int, a float or a str: the values
+    `put` keeps inline in the checkpoint's jsonb rather than in `checkpoint_blobs`."""
+    if kind == "null":
+        return True, None
+    if kind == "msgpack" and data and data[0] in _PRIMITIVE_HEADS:
+        return True, ormsgpack.unpackb(data)
+    return False, None
+
+
+def _extension_code(kind: str, data: bytes) -> int | None:
+    """The msgpack extension code of a value that is one object of some class, or None."""
+    at = _EXT_CODE_AT.get(data[0]) if kind == "msgpack" and data else None
+    return None if at is None else int.from_bytes(data[at : at + 1], "big", signed=True)
+
+
 class _Rows:
     """The rows of a batch of records, per staging table."""
 
@@ -148,12 +173,12 @@ class _Rows:
         blobs: dict[str, tuple[str, bytes]] = {}
         for channel, value in checkpoint["channel_values"].items():
             kind, data = transfer.value_bytes(value)
-            is_primitive, plain = transfer.primitive(kind, data)
+            is_primitive, plain = _primitive(kind, data)
             if is_primitive:
                 inline[channel] = plain
                 continue
             blobs[channel] = (kind, data)
-            if transfer.extension_code(kind, data) == EXT_DELTA_SNAPSHOT:
+            if _extension_code(kind, data) == EXT_DELTA_SNAPSHOT:
                 inline[channel] = True  # the saver's marker of a snapshot behind it
         document = {
             k: v if k in transfer.JSON_FIELDS else _decoded(v)
