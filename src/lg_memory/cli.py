@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -68,32 +67,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def describe(exc: BaseException, settings: Settings | None) -> str:
     """One line naming the problem (the seed's error classes) and what to do."""
-    native = None
-    if settings is not None and not isinstance(exc, CheckpointError):
-        with contextlib.suppress(CheckpointError):
-            native = backends.load(settings.type).describe_error(exc)
-    if native is not None:
-        message = native
-    elif isinstance(exc, CheckpointError):
+    if isinstance(exc, CheckpointError):
         message = str(exc)
-    elif isinstance(exc, sqlite3.DatabaseError):
-        text = str(exc)
-        if "full" in text:
-            message = f"storage full: {text}; free disk space, or prune old checkpoints"
-        elif "not a database" in text or "malformed" in text:
-            message = f"corrupted data: {text}; restore the file from a backup"
-        else:
-            message = f"database error: {text}"
-    elif type(exc).__module__.split(".")[0] in ("psycopg", "psycopg_pool", "redis", "pymongo"):
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if ("disk" in text and "full" in text) or "OOM" in text:
-            message = f"storage full: {text}"
-        else:
-            message = f"connection failed: {text}"
     else:
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    if settings is not None:  # never print a password, whatever the library put in its message
-        message = settings.hide_secrets(message)
+        native = backends.describe_error(exc)
+        message = native or f"{type(exc).__name__}: {exc}".splitlines()[0]
+    if settings is not None:  # never print a password, whatever a library put in its message
+        ours = isinstance(exc, CheckpointError)  # written with the redacted string already
+        message = message if ours else settings.hide_secrets(message)
+        message = message.replace(settings.connection_string, settings.redacted)
     return message
 
 

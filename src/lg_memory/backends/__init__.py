@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
 from .. import catalog
 from ..settings import CheckpointError
 from .base import Backend, Saver
 
-__all__ = ["Backend", "Saver", "load"]
+__all__ = ["Backend", "Saver", "describe_error", "load"]
 
 
 def load(type: str) -> Backend:
@@ -33,3 +34,14 @@ def load(type: str) -> Backend:
         ) from None
     backend: Backend = module.BACKEND
     return backend
+
+
+def describe_error(exc: BaseException) -> str | None:
+    """A one-line message for a driver's error, from the backend it belongs to (among those
+    this process has loaded), or None."""
+    for type_ in catalog.BACKENDS:
+        module = sys.modules.get(f"{__name__}.{type_}")
+        if module is not None and (message := module.BACKEND.describe_error(exc)) is not None:
+            found: str = message
+            return found
+    return None

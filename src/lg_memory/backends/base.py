@@ -86,7 +86,8 @@ class Backend:
         """Give the space of deleted data back (where the store keeps it otherwise)."""
 
     def describe_error(self, exc: BaseException) -> str | None:
-        """A one-line message for an error of this backend's driver, or None."""
+        """A one-line message naming the problem (the seed's error classes: connection failed,
+        storage full, corrupted data) for an error of this backend's driver, or None."""
         return None
 
     def loader(self, saver: Saver) -> transfer.Loader | None:
@@ -100,3 +101,18 @@ class Backend:
             self.load_records(saver, records)
 
         return load
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def server_error(exc: BaseException, *modules: str) -> str | None:
+    """`connection failed` or `storage full` for an error raised by one of `modules`."""
+    if type(exc).__module__.split(".")[0] not in modules:
+        return None
+    text = first_line(exc)
+    if ("disk" in text and "full" in text) or "OOM" in text:
+        return f"storage full: {text}"
+    return f"connection failed: {text}"

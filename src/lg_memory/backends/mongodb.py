@@ -17,7 +17,7 @@ from pymongo.errors import PyMongoError
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id
-from .base import Backend, Saver
+from .base import Backend, Saver, server_error
 
 
 class StringVersionMongoDBSaver(MongoDBSaver):
@@ -42,6 +42,9 @@ def collection_names(settings: Settings) -> tuple[str, str]:
 
 class MongoDBBackend(Backend):
     name = "mongodb"
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        return server_error(exc, "pymongo")
 
     @contextmanager
     def open_saver(self, settings: Settings) -> Iterator[MongoDBSaver]:

@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 from .. import transfer
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id, saved_record
-from .base import Backend, Saver
+from .base import Backend, Saver, server_error
 
 MAX_CONNECTIONS = 10
 
@@ -259,6 +259,9 @@ def _as_is(text: bytes) -> bytes:
 class PostgresBackend(Backend):
     name = "postgres"
     bulk_loads = True
+
+    def describe_error(self, exc: BaseException) -> str | None:
+        return server_error(exc, "psycopg", "psycopg_pool")
 
     @contextmanager
     def open_saver(self, settings: Settings) -> Iterator[PostgresSaver]:

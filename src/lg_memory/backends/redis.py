@@ -21,7 +21,7 @@ from redisvl.utils.token_escaper import TokenEscaper
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, checkpoint_config, parent_id
-from .base import Backend, Saver
+from .base import Backend, Saver, server_error
 
 _escape = TokenEscaper().escape
 
@@ -108,6 +108,9 @@ def _by_idx(item: tuple[tuple[str, str], Any]) -> tuple[str, int]:
 class RedisBackend(Backend):
     name = "redis"
 
+    def describe_error(self, exc: BaseException) -> str | None:
+        return server_error(exc, "redis", "redisvl")
+
     @contextmanager
     def open_saver(self, settings: Settings) -> Iterator[RedisSaver]:
         with ExitStack() as stack:
@@ -153,13 +156,20 @@ class RedisBackend(Backend):
 
     def threads(self, saver: Saver, limit: int | None) -> list[Thread]:
         assert isinstance(saver, RedisSaver)
-        # Sorted here: FT.AGGREGATE's SORTBY keeps only 10 rows unless told a MAX.
+        # The newest checkpoint id, as the other backends date a thread (`checkpoint_ts`, the
+        # time of the put, comes back rounded to 10 ms). Sorted here: FT.AGGREGATE's SORTBY
+        # keeps only 10 rows unless told a MAX.
         rows = _aggregate(
             saver, "*", "GROUPBY", 1, "@thread_id", "REDUCE", "COUNT", 0, "AS", "n",
-            "REDUCE", "MAX", 1, "@checkpoint_ts", "AS", "latest",
+            "REDUCE", "FIRST_VALUE", 4, "@checkpoint_id", "BY", "@checkpoint_id", "DESC",
+            "AS", "latest",
         )  # fmt: skip
-        found = [Thread(r["thread_id"], int(r["n"]), r["latest"]) for r in rows]
-        found.sort(key=lambda t: float(t.latest_id), reverse=True)
+        found = [
+            Thread(from_storage_safe_id(r["thread_id"]), int(r["n"]),
+                   from_storage_safe_id(r["latest"]))
+            for r in rows
+        ]  # fmt: skip
+        found.sort(key=lambda t: t.latest_id, reverse=True)
         return found[:limit] if limit is not None else found
 
     def tuples(self, saver: Saver, thread_id: str | None = None) -> Iterator[CheckpointTuple]:

@@ -89,6 +89,16 @@ class SqliteBackend(Backend):
     name = "sqlite"
     bulk_loads = True
 
+    def describe_error(self, exc: BaseException) -> str | None:
+        if not isinstance(exc, sqlite3.DatabaseError):
+            return None
+        text = str(exc)
+        if "full" in text:
+            return f"storage full: {text}; free disk space, or prune old checkpoints"
+        if "not a database" in text or "malformed" in text:
+            return f"corrupted data: {text}; restore the file from a backup"
+        return f"database error: {text}"
+
     @contextmanager
     def open_saver(self, settings: Settings) -> Iterator[SqliteSaver]:
         # The saver serialises its own access with a lock, so the connection may be
