@@ -52,7 +52,8 @@ def main() -> int:
     if new_type == "memory":
         say(f"switched to memory: the {old_type} checkpoints stay where they are")
         return 0
-    write_plan(old, new)
+    old_saver = keep_custom_saver() if old_type == "custom" else None
+    write_plan(old, new, old_saver)
     lg_memory = project_command(old_type)
     finish = "lg-memory migrate --resume"
     if lg_memory is None:
@@ -63,8 +64,7 @@ def main() -> int:
         return 1
     say(f"moving the checkpoints: {old_type} ({old_ns}) -> {new_type} ({new_ns})")
     done = subprocess.run(
-        [*lg_memory, "migrate", "--from-type", old_type, "--from-namespace", old_ns,
-         "--to-type", new_type, "--namespace", new_ns],
+        [*lg_memory, "migrate", "--resume"],
         check=False,
     )  # fmt: skip
     if done.returncode != 0:
@@ -116,13 +116,29 @@ def merge_env(new_type: str) -> None:
     say(f".env: {name} set for {BACKENDS[new_type]['label']}")
 
 
-def write_plan(old: tuple[str, str] | None, new: tuple[str, str]) -> None:
+def write_plan(
+    old: tuple[str, str] | None, new: tuple[str, str], old_saver: str | None = None
+) -> None:
     if old is None or old == new or "memory" in (old[0], new[0]) or MARKER.is_file():
         return
     MARKER.parent.mkdir(exist_ok=True)
+    (MARKER.parent / ".gitignore").write_text("*\n")
     plan = {"from_type": old[0], "from_namespace": old[1], "to_type": new[0],
-            "to_namespace": new[1], "backup": None}  # fmt: skip
+            "to_namespace": new[1], "backup": None, "from_custom_saver": old_saver}  # fmt: skip
     MARKER.write_text(json.dumps(plan, indent=2) + "\n")
+
+
+def keep_custom_saver() -> str | None:
+    """The custom saver of the last commit, which the update removed: the old store can only
+    be read with it. Kept in .lg-memory/ (gitignored) until the move is done."""
+    package = yaml.safe_load(Path(".copier-answers.yml").read_text()).get("package_name")
+    committed = git("show", f"HEAD:src/{package}/saver.py")
+    if not committed or Path(f"src/{package}/saver.py").is_file():
+        return None  # still there, or never rendered: CUSTOM_SAVER says where it is
+    kept = MARKER.parent / "custom_saver.py"
+    kept.parent.mkdir(exist_ok=True)
+    kept.write_text(committed)
+    return f"{kept}:FileCheckpointSaver"
 
 
 def project_command(old_type: str) -> list[str] | None:

@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -42,6 +42,8 @@ class Plan:
     to_type: str
     to_namespace: str
     backup: str | None = None  # set once the backup is written and verified
+    # A custom source's saver when the project no longer holds it (kept by a switch).
+    from_custom_saver: str | None = None
 
     def describe(self) -> str:
         return (
@@ -230,4 +232,6 @@ def settings_pair(args: Any, current: Settings) -> tuple[Settings, Settings]:
         raise CheckpointError("--from-type and --to-type name the same store")
     for settings in (source, target):
         backends.load(settings.type)  # a clear error now if its packages are missing
+    if plan is not None and plan.from_custom_saver:
+        source = replace(source, custom_saver=plan.from_custom_saver)
     return source, target

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.runnables import RunnableConfig
@@ -36,23 +38,36 @@ class DeletesCheckpoints(Protocol):
 
 
 def saver_class(settings: Settings) -> type[Saver]:
+    """The class `module:Class` (or `path/to/file.py:Class`, relative to the project)."""
     if not settings.custom_saver or ":" not in settings.custom_saver:
         raise CheckpointError(
             "a custom store needs its saver: set CUSTOM_SAVER=module:Class "
             "(or run lg-memory on the project that defines it, with --project)"
         )
-    module_name, _, name = settings.custom_saver.partition(":")
+    where, _, name = settings.custom_saver.rpartition(":")
+    try:
+        module = _module(where, settings)
+        found: type[Saver] = getattr(module, name)
+    except (ImportError, AttributeError, OSError) as exc:
+        problem = f"cannot load the custom saver {settings.custom_saver}: {exc}"
+        raise CheckpointError(problem) from None
+    return found
+
+
+def _module(where: str, settings: Settings) -> ModuleType:
+    if where.endswith(".py"):  # a saver kept outside any package (a switch's copy of it)
+        path = settings.home / where
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"no such file: {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
     if settings.project is not None:  # the project's own package, installed or not
         for folder in (settings.project / "src", settings.project):
-            if (folder / module_name.split(".")[0]).is_dir() and str(folder) not in sys.path:
+            if (folder / where.split(".")[0]).is_dir() and str(folder) not in sys.path:
                 sys.path.append(str(folder))
-    try:
-        found: type[Saver] = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as exc:
-        raise CheckpointError(
-            f"cannot load the custom saver {settings.custom_saver}: {exc}"
-        ) from None
-    return found
+    return importlib.import_module(where)
 
 
 def _build(settings: Settings) -> Saver:
