@@ -79,9 +79,11 @@ def project(template: Path, dst: Path, servers: Servers, type_: str, **data: str
     return dst
 
 
-def lg_memory(dst: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def lg_memory(
+    dst: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [str(dst / ".venv/bin/lg-memory"), *args], cwd=dst, env=clean_env(),
+        [str(dst / ".venv/bin/lg-memory"), *args], cwd=dst, env={**clean_env(), **(env or {})},
         capture_output=True, text=True,
     )  # fmt: skip
     if check:
@@ -123,7 +125,11 @@ def test_switching_moves_every_checkpoint(
     assert "migrated 3 threads" in done.stderr + done.stdout
     assert f'type="{b}"' in (dst / "src/agent/memory.py").read_text()
     assert counts(dst) == before  # the new backend lists the same threads and counts
-    lg_memory(dst, "export", "--type", a, "-o", str(tmp_path / "a-after.jsonl"))
+    # The old store is read with the old code: a custom saver gone from the project is kept.
+    old = (
+        {"CUSTOM_SAVER": ".lg-memory/custom_saver.py:FileCheckpointSaver"} if a == "custom" else {}
+    )
+    lg_memory(dst, "export", "--type", a, "-o", str(tmp_path / "a-after.jsonl"), env=old)
     assert body(tmp_path / "a-after.jsonl") == body(tmp_path / "a-before.jsonl")  # A untouched
     [backup] = (dst / "lg-memory-backups").glob(f"{a}-{namespace}-*.jsonl")
     assert body(backup) == body(tmp_path / "a-before.jsonl")
@@ -133,7 +139,7 @@ def test_switching_moves_every_checkpoint(
     assert not (dst / ".lg-memory/pending-migration.json").exists()
 
     resumed_on_b = run([python, "-c", RESUME, b], cwd=dst, env=clean_env()).stdout
-    control_on_a = run([python, "-c", RESUME, a], cwd=dst, env=clean_env()).stdout
+    control_on_a = run([python, "-c", RESUME, a], cwd=dst, env={**clean_env(), **old}).stdout
     assert json.loads(resumed_on_b) == json.loads(control_on_a)
 
 
