@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,19 @@ def lg_memory_source(src_path: str, commit: str | None) -> str:
 
 
 def lg_memory_requirement(extras: str, src_path: str, commit: str | None) -> str:
+    """lg-memory from the template's git source at `commit`; from a template that is no git
+    checkout (the copy inside an installed package), the release it came with."""
     name = f"lg-memory[{extras}]" if extras else "lg-memory"
+    if not commit:
+        return f"{name}=={version()}" if version() else name
     return f"{name} @ {lg_memory_source(src_path, commit)}"
+
+
+def version() -> str | None:
+    try:
+        return metadata.version("lg-memory")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 class BackendsExtension(Extension):

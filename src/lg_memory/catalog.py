@@ -21,8 +21,6 @@ BACKENDS: dict[str, dict[str, Any]] = {
         "default": "",
         "schemes": None,
         "packages": [],
-        "persistent": False,
-        "native_ttl": False,
         "pros": ["Fast", "No setup required", "Good for testing"],
         "cons": ["Lost on restart", "Not suitable for production", "Limited to single process"],
     },
@@ -33,8 +31,6 @@ BACKENDS: dict[str, dict[str, Any]] = {
         "schemes": None,
         "packages": ["langgraph-checkpoint-sqlite>=3.1.2,<4", "aiosqlite>=0.21"],
         "drivers": ["langgraph.checkpoint.sqlite", "aiosqlite"],
-        "persistent": True,
-        "native_ttl": False,
         "pros": [
             "Persistent across restarts",
             "No external dependencies",
@@ -53,8 +49,6 @@ BACKENDS: dict[str, dict[str, Any]] = {
         "schemes": ["postgresql", "postgres"],
         "packages": ["langgraph-checkpoint-postgres>=3.2.0,<4", "psycopg[binary,pool]>=3.2"],
         "drivers": ["langgraph.checkpoint.postgres", "psycopg", "psycopg_pool"],
-        "persistent": True,
-        "native_ttl": False,
         "image": "postgres:17",
         "pros": [
             "Production-ready",
@@ -72,8 +66,6 @@ BACKENDS: dict[str, dict[str, Any]] = {
         "packages": ["langgraph-checkpoint-redis>=0.5.2,<0.6", "redis>=5.2"],
         "drivers": ["langgraph.checkpoint.redis", "redis", "redisvl"],
         "ttl_env": "REDIS_TTL",
-        "persistent": True,
-        "native_ttl": True,
         "image": "redis/redis-stack-server:7.4.0-v3",
         "pros": [
             "Very fast",
@@ -95,8 +87,6 @@ BACKENDS: dict[str, dict[str, Any]] = {
         "schemes": ["mongodb", "mongodb+srv"],
         "packages": ["langgraph-checkpoint-mongodb>=0.5.1,<0.6", "pymongo>=4.10"],
         "drivers": ["langgraph.checkpoint.mongodb", "pymongo"],
-        "persistent": True,
-        "native_ttl": True,
         "image": "mongo:8",
         "pros": [
             "Flexible schema",
@@ -117,8 +107,6 @@ BACKENDS: dict[str, dict[str, Any]] = {
         "default": "checkpoint-store",
         "schemes": None,
         "packages": [],
-        "persistent": True,
-        "native_ttl": False,
         "pros": [
             "A complete saver you own and adapt to any store",
             "No external dependencies in its file-based form",

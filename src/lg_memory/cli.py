@@ -317,7 +317,12 @@ def thread_time(saver: Saver, thread_id: str) -> datetime:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     project = Path(args.project).resolve()
     rerender = not (args.from_type or args.resume) and (args.to_type or args.preset)
-    if rerender and answers_file(project) is not None:
+    if rerender and answers_file(project) is None:
+        raise CheckpointError(
+            f"{project} was not set up by lg-memory: give --from-type (and its connection "
+            "string) to move checkpoints between two stores, or --project DIR"
+        )
+    if rerender:
         # A project: re-rendered for the new backend; the template's migration moves the data.
         from . import setup
 

@@ -139,10 +139,15 @@ def _environment(env_file: Path) -> dict[str, str]:
 
 
 def answers_file(project: Path) -> Path | None:
-    """The project's lg-memory answers file, if it has one."""
+    """The project's lg-memory answers file, if it has one (a Copier answers file of another
+    template is not)."""
     for name in ANSWERS_FILES:
         path = project / name
-        if path.is_file():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and "preset" in data and "package_name" in data:
             return path
     return None
 

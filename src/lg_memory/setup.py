@@ -34,13 +34,14 @@ def template_source() -> tuple[str, str | None]:
     vcs = info.get("vcs_info") or {}
     if vcs.get("vcs") == "git":
         return url.removeprefix("git+").removeprefix("file://"), vcs.get("commit_id")
+    folders = [Path(__file__).resolve().parents[2]]  # running from a source tree
     if url.startswith("file://"):
-        folder = Path(unquote(urlsplit(url).path))
-        if (folder / "copier.yml").is_file() and (folder / ".git").exists():
-            return str(folder), "HEAD"
-    checkout = Path(__file__).resolve().parents[2]  # running from a source tree
-    if (checkout / "copier.yml").is_file() and (checkout / ".git").exists():
-        return str(checkout), "HEAD"
+        folders.insert(0, Path(unquote(urlsplit(url).path)))
+    for folder in folders:
+        if (folder / "copier.yml").is_file() and (commit := _git(folder, "rev-parse", "HEAD")):
+            # Its last commit, not the working tree: the project will install lg-memory from
+            # that commit, and a dirty tree's changes are in no commit.
+            return str(folder), commit.strip()
     if (BUNDLED / "copier.yml").is_file():
         return str(BUNDLED), None
     raise CheckpointError("cannot find lg-memory's template: pass --template SRC")
@@ -63,11 +64,14 @@ def answers_from_flags(args: argparse.Namespace) -> dict[str, Any]:
     if args.preset:
         data["preset"] = args.preset
         fixed = catalog.PRESETS[args.preset]
-        for flag, key in (("type", "type"), ("async_", "async"), ("ttl", "ttl")):
+        flags = (("type", "type"), ("async_", "async"), ("ttl", "ttl"),
+                 ("connection_string", "connection_string"))  # fmt: skip
+        for flag, key in flags:
             given = getattr(args, flag)
             if given is not None and key in fixed and given != fixed[key]:
                 raise CheckpointError(
-                    f"--preset {args.preset} sets {key} to {fixed[key]}: drop --{key}"
+                    f"--preset {args.preset} sets {key} to {fixed[key]}: "
+                    f"drop --{key.replace('_', '-')}, or give --type instead of the preset"
                 )
     elif args.type or args.async_ is not None or args.ttl is not None:
         data["preset"] = "none"
@@ -120,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     )
     settings = load_settings(project=project)
     print(f"set up {project}: {settings.label} checkpointer ({settings.redacted or 'in process'})")
-    print(connectivity(settings))
+    print(connectivity(settings, project))
     return 0
 
 
@@ -156,23 +160,29 @@ def switch(project: Path, data: dict[str, Any], template: str | None) -> int:
     return 0
 
 
-def connectivity(settings: Settings) -> str:
+def connectivity(settings: Settings, project: Path) -> str:
     """The seed's "test database connectivity": a warning, not a failure, when it fails."""
     if settings.type == "memory":
         return "in-memory checkpointer: nothing to connect to"
+    check = f"lg-memory check --project {project}"
     try:
         backend = backends.load(settings.type)
+    except CheckpointError as exc:  # this tool lacks the driver; the project has it
+        return f"not tested: {exc}; or run `{check}` from the project's environment"
+    try:
         with backend.open_saver(replace(settings, connect_timeout=CONNECT_TIMEOUT)) as saver:
             found = backend.stats(saver, settings)
-    except CheckpointError as exc:
-        return f"warning: {settings.hide_secrets(str(exc))}; start it, then run `lg-memory check`"
-    except Exception as exc:  # any driver error: say it in one line, setup is done
-        text = settings.hide_secrets(f"{type(exc).__name__}: {exc}".splitlines()[0])
-        return f"warning: could not reach the store ({text}); then run `lg-memory check`"
+    except Exception as exc:  # any failure: setup is done, the server may come later
+        text = str(exc) if isinstance(exc, CheckpointError) else describe(exc)
+        return f"warning: {settings.hide_secrets(text)}; start it, then run `{check}`"
     return (
         f"connected: {settings.label} answers, storage initialised "
         f"({found.threads} threads, {found.checkpoints} checkpoints)"
     )
+
+
+def describe(exc: BaseException) -> str:
+    return backends.describe_error(exc) or f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def _git(cwd: Path, *args: str) -> str | None:
