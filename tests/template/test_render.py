@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from rendering import catalogue, render
 
 SECRET = "s3cr3t-Pa55"

@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 from copier import run_copy
-from rendering import TEMPLATE, git, install, run
 
 from conftest import URL_ENV, Servers
+from rendering import TEMPLATE, git, install, run
 
-PERSISTENT = ["sqlite", "postgres", "redis", "mongodb", "custom"]
-PAIRS = [(a, b) for a in PERSISTENT for b in PERSISTENT if a != b]
+# Every backend is switched from and to once, through `copier update` and the project's own
+# environment; the data move between every ordered pair is tested in-process
+# (tests/engine/test_switch_pairs.py).
+CYCLE = ["sqlite", "postgres", "redis", "mongodb", "custom", "sqlite"]
+PAIRS = list(zip(CYCLE, CYCLE[1:], strict=False))
 
 # Runs the example graph in the project: two finished threads and one paused at human_review.
 FILL = """
