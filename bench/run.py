@@ -29,6 +29,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,6 +157,14 @@ def parser() -> argparse.ArgumentParser:
         "parameters, after this one, and print both side by side",
     )
     p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --baseline-repo: run both N times, alternately first, and compare the "
+        "medians (default: 1)",
+    )
+    p.add_argument(
         "--keep", action="store_true", help="keep the work directory (stores, exports, backups)"
     )
     return p
@@ -163,9 +172,31 @@ def parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     opts = parser().parse_args()
-    chosen = opts.backends.split(",")
     baseline = baseline_command(opts) if opts.baseline_repo else None
     check_package()
+    if baseline is None:
+        measure(opts)
+        return
+    repo: Path = opts.baseline_repo.resolve()
+    news: list[list[Row]] = []
+    olds: list[list[Row]] = []
+    for n in range(1, opts.rounds + 1):
+        of = f", round {n} of {opts.rounds}" if opts.rounds > 1 else ""
+        # Alternately first and second (ABBA...): a machine slowing down favours neither.
+        for ours in (True, False) if n % 2 else (False, True):
+            print(f"\n== {'this checkout' if ours else 'baseline'} "
+                  f"({describe(REPO if ours else repo)}{of}) ==", flush=True)  # fmt: skip
+            if ours:
+                news.append(measure(opts))
+            else:
+                olds.append(run_baseline(baseline, repo))
+    side_by_side(olds, news)
+
+
+def measure(opts: argparse.Namespace) -> list[Row]:
+    """One run of this checkout's benchmark, on fresh servers: its table's rows."""
+    ROWS.clear()
+    chosen = opts.backends.split(",")
     work = Path(tempfile.mkdtemp(prefix="lg-memory-bench-"))
     on_servers = [b for b in chosen if b in SERVERS]
     started: list[services.Server] = []
@@ -175,8 +206,6 @@ def main() -> None:
         urls = {b: s.url for b, s in zip(on_servers, started, strict=True)}
         env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
         bench = Bench(work, env, [sys.executable], lg_command())
-        if baseline:
-            print(f"== this checkout ({describe(REPO)}) ==", flush=True)
         print(HEADER, flush=True)
         for threads in (opts.threads // 10, opts.threads):
             run_size(threads, bench, urls, chosen, opts)
@@ -187,10 +216,7 @@ def main() -> None:
             print(f"work directory kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    if baseline:
-        print(f"\n== baseline ({describe(opts.baseline_repo)}) ==", flush=True)
-        old = run_baseline(baseline, opts.baseline_repo)
-        side_by_side(old, ROWS)
+    return list(ROWS)
 
 
 def check_package() -> None:
@@ -326,10 +352,11 @@ def run_baseline(command: list[str], repo: Path) -> list[Row]:
 
 @dataclass(frozen=True)
 class Figures:
-    """One row of the table, read back."""
+    """One row of the table, read back (or the median of several runs' rows)."""
 
-    seconds: str
-    peak_mb: str
+    seconds: float  # the whole process
+    warm: float | None  # the operation alone, in a warm process (info, list)
+    peak_mb: float
     throughput: float | None  # checkpoints per second
     vs_naive: float | None  # how many times faster than the naive approach, in the same run
 
@@ -343,20 +370,46 @@ class Figures:
         naive = re.search(r"naive ([\d.]+) s", versus)
         if warm and naive and float(warm[1]) > 0:  # the printed ratio is rounded to 1x
             ratio = float(naive[1]) / float(warm[1])
-        cps = float(throughput.replace(",", "")) if throughput else None
-        return cls(seconds, peak, cps, ratio)
+        return cls(
+            seconds=float(seconds.split()[0]),
+            warm=float(warm[1]) if warm else None,
+            peak_mb=float(peak),
+            throughput=float(throughput.replace(",", "")) if throughput else None,
+            vs_naive=ratio,
+        )
+
+    @classmethod
+    def median(cls, runs: list[Figures]) -> Figures:
+        def middle(values: list[float | None]) -> float | None:
+            known = [v for v in values if v is not None]
+            return statistics.median(known) if known else None
+
+        return cls(
+            seconds=statistics.median(f.seconds for f in runs),
+            warm=middle([f.warm for f in runs]),
+            peak_mb=statistics.median(f.peak_mb for f in runs),
+            throughput=middle([f.throughput for f in runs]),
+            vs_naive=middle([f.vs_naive for f in runs]),
+        )
+
+    def shown_seconds(self) -> str:
+        if self.warm is None:
+            return f"{self.seconds:.1f}"
+        return f"{self.seconds:.2f} (warm {self.warm:.3f})"
 
 
-def side_by_side(old: list[Row], new: list[Row]) -> None:
-    """Each operation's figures, old / new; the last column is new / old of the ratio
-    against the naive approach (else of the throughput): below 1 is worse."""
-    olds, news = keyed(old), keyed(new)
-    print("\n== side by side: old (the baseline) / new (this checkout) ==")
+def side_by_side(old: list[list[Row]], new: list[list[Row]]) -> None:
+    """Each operation's figures, old / new (medians, with several rounds); the last column
+    is new / old of the ratio against the naive approach (else of the throughput): below 1
+    is worse."""
+    olds, news = gathered(old), gathered(new)
+    rounds = f", medians of {len(new)} rounds" if len(new) > 1 else ""
+    print(f"\n== side by side: old (the baseline) / new (this checkout){rounds} ==")
     print("threads | operation | backend | seconds | peak RSS MB | checkpoints/s | "
           "vs naive | new / old")  # fmt: skip
     worse = []
     for key in [*news, *(k for k in olds if k not in news)]:
-        figures = [Figures.parse(rows[key]) if key in rows else None for rows in (olds, news)]
+        figures = [Figures.median(runs[key]) if key in runs else None for runs in (olds, news)]
 
         def pair(show: Callable[[Figures], str]) -> str:
             return " / ".join(show(f) if f else "-" for f in figures)  # noqa: B023
@@ -371,8 +424,8 @@ def side_by_side(old: list[Row], new: list[Row]) -> None:
                 worse.append(f"{key[1]} {key[2]} at {key[0]} threads")
         print(" | ".join([
             key[0], key[1], key[2],
-            pair(lambda f: f.seconds),
-            pair(lambda f: f.peak_mb),
+            pair(Figures.shown_seconds),
+            pair(lambda f: f"{f.peak_mb:.0f}"),
             pair(lambda f: f"{f.throughput:,.0f}" if f.throughput else ""),
             pair(lambda f: f"{f.vs_naive:.1f}x" if f.vs_naive else ""),
             change,
@@ -383,7 +436,19 @@ def side_by_side(old: list[Row], new: list[Row]) -> None:
         print(f"\nno operation below {WORSE} of the baseline (new / old)")
 
 
-def keyed(rows: list[Row]) -> dict[tuple[str, str, str, int], Row]:
+Key = tuple[str, str, str, int]
+
+
+def gathered(runs: list[list[Row]]) -> dict[Key, list[Figures]]:
+    """Each operation's figures in every run, in the order of the first run."""
+    found: dict[Key, list[Figures]] = {}
+    for rows in runs:
+        for key, cells in keyed(rows).items():
+            found.setdefault(key, []).append(Figures.parse(cells))
+    return found
+
+
+def keyed(rows: list[Row]) -> dict[Key, Row]:
     """Rows by threads, operation, backend and occurrence (SQLite's export comes twice)."""
     seen: Counter[tuple[str, str, str]] = Counter()
     found = {}

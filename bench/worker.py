@@ -34,6 +34,7 @@ def example_graph() -> ModuleType:
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot load the example graph from {GRAPH}")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its State's annotations are resolved in its namespace
     spec.loader.exec_module(module)
     return module
 

@@ -12,6 +12,7 @@ directory of `lg-memory` (`--project`), where backups and migration markers land
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -22,17 +23,14 @@ from typing import Any
 
 import pytest
 
-from lg_memory import Answers, Settings, backends, cli, load_settings, open_checkpointer
+from lg_memory import Answers, Settings, backends, load_settings, open_checkpointer
+from lg_memory.cli import main as lg_memory
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "template" / "src" / "{{ package_name }}"
 PACKAGE = "example_agent"
 MODULES = {"graph": "graph.py", "saver": "{% if type == 'custom' %}saver.py{% endif %}"}
 
-TYPES = ("memory", "sqlite", "postgres", "redis", "mongodb", "custom")
-SERVER_TYPES = ("postgres", "redis", "mongodb")
-# Backends whose `loader` writes export records as they are (the import's second path).
-BULK_TYPES = tuple(t for t in TYPES if backends.load(t).bulk_loads)
 VIA = ("saver API", "bulk loader")
 
 
@@ -44,11 +42,13 @@ def _load_example() -> None:
     package.__path__ = []
     sys.modules[PACKAGE] = package
     for name, file in MODULES.items():
-        spec = importlib.util.spec_from_file_location(f"{PACKAGE}.{name}", EXAMPLE / file)
-        assert spec is not None and spec.loader is not None
+        # The saver's file name does not end in `.py`: its loader is named.
+        loader = importlib.machinery.SourceFileLoader(f"{PACKAGE}.{name}", str(EXAMPLE / file))
+        spec = importlib.util.spec_from_file_location(loader.name, loader.path, loader=loader)
+        assert spec is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
+        loader.exec_module(module)
         setattr(package, name, module)
 
 
@@ -56,6 +56,8 @@ _load_example()
 # The test modules import their shared helpers (helpers.py) by name.
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers import BULK_TYPES, SERVER_TYPES, TYPES  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -134,7 +136,8 @@ def settings(backend_type: str, fresh: Callable[[str], Settings], tmp_path: Path
     `tmp_path`, whose answers file names it (as `lg-memory setup` would have)."""
     settings = fresh(backend_type)
     (tmp_path / ".copier-answers.yml").write_text(
-        f"type: {settings.type}\nnamespace: {settings.namespace}\npackage_name: {PACKAGE}\n"
+        f"preset: none\ntype: {settings.type}\nnamespace: {settings.namespace}\n"
+        f"package_name: {PACKAGE}\n"
     )
     return settings
 
@@ -158,7 +161,7 @@ def cli(
             if flag not in args:
                 argv += [flag, value]
         capsys.readouterr()
-        code = cli.main(argv)
+        code = lg_memory(argv)
         out, err = capsys.readouterr()
         return code, out, err
 

@@ -18,6 +18,15 @@ from lg_memory import Settings, backends, open_checkpointer
 from lg_memory.transfer import Summary, export_checkpoints, import_checkpoints, iter_store
 
 Saver = BaseCheckpointSaver[Any]
+
+TYPES = ("memory", "sqlite", "postgres", "redis", "mongodb", "custom")
+SERVER_TYPES = ("postgres", "redis", "mongodb")
+# Backends whose `loader` writes export records as they are (an import's second path).
+BULK_TYPES = tuple(t for t in TYPES if backends.load(t).bulk_loads)
+# Backends that read export records from their tables (not through the saver's `list()`).
+NATIVE_TYPES = tuple(
+    t for t in TYPES if type(backends.load(t)).records is not backends.Backend.records
+)
 # The fixtures of conftest.py: `fresh(type)` and `cli(*args)`.
 Fresh = Callable[[str], Settings]
 CLI = Callable[..., tuple[int, str, str]]

@@ -15,8 +15,9 @@ from example_agent.graph import compile_graph
 from langgraph.graph import START, StateGraph
 from langgraph.types import interrupt
 
-from helpers import CLI, Fresh, config, fill, history
 from lg_memory import Settings, open_checkpointer
+
+from helpers import CLI, Fresh, config, fill, history, records_of
 
 LINE = re.compile(r"^  (\S+)  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  step: (.+)$")
 
@@ -120,8 +121,8 @@ def test_info_counts_what_is_stored(settings: Settings, cli: CLI) -> None:
 
 def test_unknown_thread_is_a_clear_error(settings: Settings, cli: CLI) -> None:
     fill(settings)
-    for command in ("list", "export", "clear"):
-        code, out, err = cli(command, "--thread-id", "no-such-thread", "--yes")
+    for command in (("list",), ("export",), ("clear", "--yes")):
+        code, out, err = cli(*command, "--thread-id", "no-such-thread")
         assert code == 1, command
         assert err.startswith("lg-memory: error: checkpoint not found"), err
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
@@ -137,10 +138,10 @@ def test_clear_refuses_without_a_terminal_or_yes(settings: Settings, cli: CLI) -
 
 def test_clear_one_thread(settings: Settings, cli: CLI) -> None:
     done, paused = fill(settings)
-    kept = history(settings, paused)
+    kept, gone = history(settings, paused), history(settings, done)
     code, out, err = cli("clear", "--thread-id", done, "--yes")
     assert code == 0, err
-    assert out.startswith(f"cleared thread {done}: {len(history(settings, paused))} checkpoints")
+    assert out.startswith(f"cleared thread {done}: {len(gone)} checkpoints deleted")
     assert history(settings, done) == []
     assert history(settings, paused) == kept
 
@@ -338,3 +339,66 @@ def test_errors_are_one_line_without_the_password(
     assert err.startswith(f"lg-memory: error: {expected}"), err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "s3cret-pw" not in out + err
+
+
+# Ids that differ only in case or spaces, hold a comma, a pipe, a wildcard or punctuation:
+# Redis' search index matches its tags case-insensitively, trimmed, split at commas.
+ODD_IDS = ["Alice", "alice", " alice ", "a,b", "a", "b", "a|b", "x*e", "me@x.org/chat#1 (draft)"]
+
+
+def test_thread_ids_are_matched_exactly(settings: Settings, cli: CLI, fresh: Fresh) -> None:
+    """Every command works on the thread named, and on no other one."""
+    with open_checkpointer(settings) as checkpointer:
+        app = compile_graph(checkpointer)
+        for thread_id in ODD_IDS:
+            app.invoke({"messages": [f"Hello {thread_id}"]}, config(thread_id))
+    per_thread = 4  # input, __start__, agent, tools
+
+    def counts(*args: str) -> dict[str, int]:
+        code, out, err = cli("list", "--json", "--limit", "100", "--checkpoints", "100", *args)
+        assert code == 0, err
+        listing = json.loads(out)
+        for thread in listing:  # as many as counted, each of its own thread
+            assert thread["shown"] == thread["checkpoints"], thread
+        return {t["thread_id"]: t["checkpoints"] for t in listing}
+
+    assert counts() == dict.fromkeys(ODD_IDS, per_thread)
+    for thread_id in ODD_IDS:
+        code, out, err = cli("list", "--thread-id", thread_id, "--json", "--checkpoints", "100")
+        assert code == 0, err
+        [thread] = json.loads(out)
+        assert (thread["thread_id"], thread["shown"]) == (thread_id, per_thread)
+        code, out, err = cli("export", "--thread-id", thread_id, "-o", "one.jsonl")
+        assert code == 0, err
+        exported = records_of(Path("one.jsonl").read_bytes())
+        assert [r["thread_id"] for r in exported] == [thread_id] * per_thread
+
+    code, out, err = cli("export", "-o", "all.jsonl")
+    assert code == 0, err
+    other = fresh(settings.type)
+    code, out, err = cli("import", "all.jsonl", "--namespace", other.namespace)
+    assert code == 0, err
+    assert counts("--namespace", other.namespace) == dict.fromkeys(ODD_IDS, per_thread)
+
+    code, out, err = cli("prune", "--keep-last", "2")
+    assert code == 0, err
+    assert counts() == dict.fromkeys(ODD_IDS, 2)
+    code, out, err = cli("clear", "--thread-id", "alice", "--yes")
+    assert code == 0, err
+    newest = history_of(cli, "a,b")[0]
+    code, out, err = cli("clear", "--thread-id", "a,b", "--checkpoint-id", newest, "--yes")
+    assert code == 0, err
+    expected = {t: 2 for t in ODD_IDS if t != "alice"} | {"a,b": 1}
+    assert counts() == expected
+    code, out, err = cli("prune", "--older-than", "0s")
+    assert code == 0, err
+    assert counts() == {}
+    assert counts("--namespace", other.namespace) == dict.fromkeys(ODD_IDS, per_thread)
+
+
+def history_of(cli: CLI, thread_id: str) -> list[str]:
+    """The checkpoint ids of a thread, newest first, as `lg-memory list` shows them."""
+    code, out, err = cli("list", "--thread-id", thread_id, "--json", "--checkpoints", "100")
+    assert code == 0, err
+    [thread] = json.loads(out)
+    return [e["checkpoint_id"] for entries in thread["namespaces"].values() for e in entries][::-1]

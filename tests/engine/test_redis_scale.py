@@ -7,60 +7,66 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Servers, install, render, run
+import pytest
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.base.id import uuid6
+
+from lg_memory import Settings, open_checkpointer
+
+from helpers import CLI
 
 CHECKPOINTS = 10_050
 SHORT = 25  # threads of one checkpoint each
 
-FILL = f"""
-from langgraph.checkpoint.base import empty_checkpoint
-from langgraph.checkpoint.base.id import uuid6
-from agent.memory import open_checkpointer
 
-with open_checkpointer() as saver:
-    config = {{"configurable": {{"thread_id": "long", "checkpoint_ns": ""}}}}
-    version = None
-    for i in range({CHECKPOINTS}):
-        version = saver.get_next_version(version, None)
-        checkpoint = empty_checkpoint()
-        checkpoint["id"] = str(uuid6(clock_seq=i))
-        checkpoint["channel_values"] = {{"messages": [f"message {{i}}"]}}
-        checkpoint["channel_versions"] = {{"messages": version}}
-        config = saver.put(config, checkpoint, {{"source": "loop", "step": i}},
-                           {{"messages": version}})
-        if i % 1000 == 0:
-            saver.put_writes(config, [("messages", [f"pending {{i}}"])], f"task-{{i}}")
-    for n in range({SHORT}):
-        checkpoint = empty_checkpoint()
-        saver.put({{"configurable": {{"thread_id": f"short-{{n}}", "checkpoint_ns": ""}}}},
-                  checkpoint, {{"source": "input", "step": -1}}, {{}})
-"""
+def fill(settings: Settings) -> None:
+    with open_checkpointer(settings) as saver:
+        config: RunnableConfig = {"configurable": {"thread_id": "long", "checkpoint_ns": ""}}
+        version = None
+        for i in range(CHECKPOINTS):
+            version = saver.get_next_version(version, None)
+            checkpoint = empty_checkpoint()
+            checkpoint["id"] = str(uuid6(clock_seq=i))
+            checkpoint["channel_values"] = {"messages": [f"message {i}"]}
+            checkpoint["channel_versions"] = {"messages": version}
+            config = saver.put(
+                config, checkpoint, {"source": "loop", "step": i}, {"messages": version}
+            )
+            if i % 1000 == 0:
+                saver.put_writes(config, [("messages", [f"pending {i}"])], f"task-{i}")
+        for n in range(SHORT):
+            saver.put(
+                {"configurable": {"thread_id": f"short-{n}", "checkpoint_ns": ""}},
+                empty_checkpoint(),
+                {"source": "input", "step": -1},
+                {},
+            )
 
 
+@pytest.mark.backends("redis")
 def test_a_thread_longer_than_redis_list_cap_exports_completely(
-    tmp_path: Path, servers: Servers
+    settings: Settings, cli: CLI, tmp_path: Path
 ) -> None:
-    project = render(tmp_path / "agent", project_name="agent", type="redis",
-                     namespace="scale")  # fmt: skip
-    python = install(project)
-    env = {"REDIS_URL": servers.url("redis")}
-    run([python, "-c", FILL], cwd=project, env=env)
-    lg = str(python.parent / "lg-memory")
+    fill(settings)
 
-    info = run([lg, "info"], cwd=project, env=env).stdout
+    code, info, err = cli("info")
+    assert code == 0, err
     assert f"Total Checkpoints: {CHECKPOINTS + SHORT}" in info
     assert f"Threads: {SHORT + 1}" in info
-    listing = json.loads(run([lg, "list", "--json", "--limit", "100"], cwd=project, env=env).stdout)
-    found = {t["thread_id"]: t["checkpoints"] for t in listing}
+    code, listing, err = cli("list", "--json", "--limit", "100", "--checkpoints", "1")
+    assert code == 0, err
+    found = {t["thread_id"]: t["checkpoints"] for t in json.loads(listing)}
     assert found == {"long": CHECKPOINTS, **{f"short-{n}": 1 for n in range(SHORT)}}
-    one = run([lg, "list", "--thread-id", "long", "--json"], cwd=project, env=env).stdout
+    code, one, err = cli("list", "--thread-id", "long", "--json", "--checkpoints", "1")
+    assert code == 0, err
     assert json.loads(one)[0]["checkpoints"] == CHECKPOINTS
     everything = tmp_path / "all.jsonl"
-    run([lg, "export", "-o", everything], cwd=project, env=env)
+    assert cli("export", "-o", str(everything))[0] == 0
     assert json.loads(everything.read_text().splitlines()[-1])["checkpoints"] == CHECKPOINTS + SHORT
 
     export = tmp_path / "long.jsonl"
-    run([lg, "export", "--thread-id", "long", "-o", export], cwd=project, env=env)
+    assert cli("export", "--thread-id", "long", "-o", str(export))[0] == 0
     lines = export.read_text().splitlines()
     trailer = json.loads(lines[-1])
     assert trailer["checkpoints"] == CHECKPOINTS == len(lines) - 2
