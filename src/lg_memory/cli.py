@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     # The pool retries a dead server for a while, logging each try: the one-line error says it.
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+    # Values of classes outside the safe list are read as the application reads them; the
+    # serializer's warning about each is for the application's log, not for this command.
+    logging.getLogger("langgraph.checkpoint.serde.jsonplus").setLevel(logging.ERROR)
+    previous = signal.signal(signal.SIGTERM, _terminated)  # half-written files are removed
     settings: Settings | None = None
     try:
         if args.command is cmd_setup:
@@ -58,20 +63,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lg-memory: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lg-memory list | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except Exception as exc:  # every error is one line, never a traceback
         if os.environ.get("LG_MEMORY_DEBUG"):
             raise
         print(f"lg-memory: error: {describe(exc, settings)}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def describe(exc: BaseException, settings: Settings | None) -> str:
     """One line naming the problem (the seed's error classes) and what to do."""
     if isinstance(exc, CheckpointError):
         message = str(exc)
+    elif (native := backends.describe_error(exc)) is not None:
+        message = native
+    elif isinstance(exc, OSError) and exc.filename is not None:
+        message = f"cannot use {exc.filename}: {exc.strerror}"
     else:
-        native = backends.describe_error(exc)
-        message = native or f"{type(exc).__name__}: {exc}".splitlines()[0]
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
     if settings is not None:  # never print a password, whatever a library put in its message
         ours = isinstance(exc, CheckpointError)  # written with the redacted string already
         message = message if ours else settings.hide_secrets(message)
@@ -93,7 +110,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
-    with opened(settings) as (backend, saver):
+    with opened(settings, create=False) as (backend, saver):
         found = backend.stats(saver, settings)
     info = {
         "memory_system": settings.label,
@@ -122,12 +139,12 @@ def cmd_info(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    with opened(settings) as (backend, saver):
+    with opened(settings, create=False) as (backend, saver):
         if args.thread_id:
             chosen = [store.thread(backend, saver, args.thread_id)]
         else:
             chosen = backend.threads(saver, args.limit)
-        listing = [describe_thread(saver, thread, args.checkpoints) for thread in chosen]
+        listing = [describe_thread(backend, saver, t, args.checkpoints) for t in chosen]
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
@@ -150,11 +167,13 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def describe_thread(saver: Saver, thread: store.Thread, keep: int) -> dict[str, Any]:
+def describe_thread(
+    backend: Backend, saver: Saver, thread: store.Thread, keep: int
+) -> dict[str, Any]:
     """A thread's newest `keep` checkpoints grouped by checkpoint_ns (root first), oldest first."""
     by_ns: dict[str, list[CheckpointTuple]] = {}
     # One more than shown: the step of the oldest one shown is read against its parent.
-    for t in store.history(saver, thread.thread_id, limit=keep + 1):
+    for t in backend.history(saver, thread.thread_id, limit=keep + 1):
         by_ns.setdefault(t.config["configurable"]["checkpoint_ns"], []).append(t)
     latest = saver.get_tuple({"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ""}})
     paused = store.next_nodes(latest) if latest is not None else ()
@@ -189,7 +208,7 @@ def describe_thread(saver: Saver, thread: store.Thread, keep: int) -> dict[str, 
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    with opened(settings) as (backend, saver):
+    with opened(settings, create=False) as (backend, saver):
         if args.thread_id:
             store.require_thread(saver, args.thread_id)
         with output(args.output) as out, progress("export") as tick:
@@ -204,8 +223,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.file)
+    if path.is_dir():
+        raise CheckpointError(f"cannot read {path}: is a directory")
     if not path.is_file():
-        raise CheckpointError(f"no such file: {path}")
+        raise CheckpointError(f"cannot read {path}: no such file")
     with opened(settings) as (backend, saver), progress("import") as tick:
         summary = transfer.import_checkpoints(
             saver,
@@ -227,10 +248,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
     if args.checkpoint_id and not args.thread_id:
         raise CheckpointError("--checkpoint-id needs --thread-id")
-    with opened(settings) as (backend, saver):
+    with opened(settings, create=False) as (backend, saver):
         before = backend.stats(saver, settings)
         if args.checkpoint_id:
-            target = store.find_checkpoint(saver, args.thread_id, args.checkpoint_id)
+            target = store.find_checkpoint(backend, saver, args.thread_id, args.checkpoint_id)
             scope = f"checkpoint {args.checkpoint_id} of thread {args.thread_id}"
         elif args.thread_id:
             store.require_thread(saver, args.thread_id)
@@ -249,11 +270,11 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
             ids = [args.thread_id] if args.thread_id else all_thread_ids(backend, saver)
             with progress("clear") as tick:
                 for n, thread_id in enumerate(ids, 1):
-                    saver.delete_thread(thread_id)
+                    backend.delete_thread(saver, thread_id)
                     tick(n)
         backend.vacuum(saver)
         after = backend.stats(saver, settings)
-        verify_cleared(saver, args, after)
+        verify_cleared(backend, saver, args, after)
     freed = ""
     if before.storage_bytes is not None and after.storage_bytes is not None:
         freed = f", {human_size(max(0, before.storage_bytes - after.storage_bytes))} freed"
@@ -261,12 +282,14 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def verify_cleared(saver: Saver, args: argparse.Namespace, after: store.Stats) -> None:
+def verify_cleared(
+    backend: Backend, saver: Saver, args: argparse.Namespace, after: store.Stats
+) -> None:
     if not args.thread_id:
         if after.checkpoints:
             raise CheckpointError(f"clear left {after.checkpoints} checkpoints behind")
         return
-    left = [t.checkpoint["id"] for t in store.history(saver, args.thread_id)]
+    left = [t.checkpoint["id"] for t in backend.history(saver, args.thread_id)]
     if args.checkpoint_id in left or (left and not args.checkpoint_id):
         raise CheckpointError(f"clear did not delete everything it should have: {left[:3]}")
 
@@ -282,7 +305,7 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
         raise CheckpointError(
             "prune needs one of --keep-last N or --older-than DURATION (or a ttl setting)"
         )
-    with opened(settings) as (backend, saver):
+    with opened(settings, create=False) as (backend, saver):
         before = backend.stats(saver, settings)
         found = backend.threads(saver, None)
         if args.older_than is not None:
@@ -290,7 +313,7 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
             stale = [t.thread_id for t in found if thread_time(saver, t.thread_id) < cutoff]
             with progress("prune") as tick:
                 for n, thread_id in enumerate(stale, 1):
-                    saver.delete_thread(thread_id)
+                    backend.delete_thread(saver, thread_id)
                     tick(n)
             what = f"{len(stale)} threads idle for more than {args.older_than}"
         else:
@@ -337,8 +360,11 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @contextlib.contextmanager
-def opened(settings: Settings) -> Iterator[tuple[Backend, Saver]]:
+def opened(settings: Settings, create: bool = True) -> Iterator[tuple[Backend, Saver]]:
+    """The backend and an open saver; without `create`, a file store must exist already."""
     backend = backends.load(settings.type)
+    if not create:
+        migrate.require_store(settings)
     with backend.open_saver(settings) as saver:
         yield backend, saver
 
@@ -350,6 +376,8 @@ def output(path: str | None) -> Iterator[TextIO]:
         yield sys.stdout
         return
     final = Path(path)
+    if final.is_dir():
+        raise CheckpointError(f"cannot write {final}: is a directory")
     partial = final.with_name(final.name + ".partial")
     try:
         with open(partial, "w", encoding="utf-8") as out:

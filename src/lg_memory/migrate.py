@@ -110,6 +110,7 @@ def run(
     if resume and plan is None:
         raise CheckpointError("no migration to resume")
     if plan is None:
+        require_store(source)
         plan = Plan(source.type, source.namespace, target.type, target.namespace)
         _save(home, plan)
     if plan.backup is None or not (home / plan.backup).is_file():
@@ -135,6 +136,15 @@ def run(
     )
 
 
+def require_store(settings: Settings) -> None:
+    """A clear error, and no empty store created, when the store to read is not there."""
+    if not backends.load(settings.type).exists(settings):
+        raise CheckpointError(
+            f"checkpoint not found: no {settings.label} store at {settings.redacted} "
+            f"(namespace {settings.namespace}); check --connection-string and --namespace"
+        )
+
+
 def _backup(home: Path, source: Settings, opened: Opener, progress: Progress) -> Path:
     backups = home / BACKUPS
     backups.mkdir(exist_ok=True)
@@ -142,13 +152,16 @@ def _backup(home: Path, source: Settings, opened: Opener, progress: Progress) ->
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = backups / f"{source.type}-{source.namespace}-{stamp}.jsonl"
     partial = path.with_name(path.name + ".partial")
-    with (
-        opened(source) as (backend, saver),
-        open(partial, "wb") as out,
-        progress("backup") as tick,
-    ):
-        export_to(backend, saver, source, out, None, tick)
-    partial.replace(path)  # verified (count, checksum) by the import, before it writes
+    try:
+        with (
+            opened(source) as (backend, saver),
+            open(partial, "wb") as out,
+            progress("backup") as tick,
+        ):
+            export_to(backend, saver, source, out, None, tick)
+        partial.replace(path)  # verified (count, checksum) by the import, before it writes
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

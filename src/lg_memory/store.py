@@ -71,8 +71,10 @@ def require_thread(saver: Saver, thread_id: str) -> None:
         raise CheckpointError(f"checkpoint not found: no thread {thread_id!r} in this namespace")
 
 
-def find_checkpoint(saver: Saver, thread_id: str, checkpoint_id: str) -> CheckpointTuple:
-    for t in history(saver, thread_id):
+def find_checkpoint(
+    backend: Backend, saver: Saver, thread_id: str, checkpoint_id: str
+) -> CheckpointTuple:
+    for t in backend.history(saver, thread_id):
         if t.checkpoint["id"] == checkpoint_id:
             return t
     raise CheckpointError(

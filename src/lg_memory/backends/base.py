@@ -36,6 +36,10 @@ class Backend:
         """The same for async code (`ainvoke`, `astream`)."""
         raise NotImplementedError
 
+    def exists(self, settings: Settings) -> bool:
+        """Whether the store is there already (a file store's file); opening creates it."""
+        return True
+
     def stats(self, saver: Saver, settings: Settings) -> Stats:
         """Threads, checkpoints and bytes stored (None: the store cannot tell)."""
         counts = Counter(t.config["configurable"]["thread_id"] for t in saver.list(None))
@@ -55,6 +59,16 @@ class Backend:
             )
         ordered = sorted(found.values(), key=lambda t: t.latest_id, reverse=True)
         return ordered[:limit] if limit is not None else ordered
+
+    def history(
+        self, saver: Saver, thread_id: str, limit: int | None = None
+    ) -> Iterator[CheckpointTuple]:
+        """The checkpoints of a thread, in all its namespaces, newest first."""
+        return store.history(saver, thread_id, limit)
+
+    def delete_thread(self, saver: Saver, thread_id: str) -> None:
+        """Delete every checkpoint and write of the thread."""
+        saver.delete_thread(thread_id)
 
     def tuples(self, saver: Saver, thread_id: str | None) -> Iterator[CheckpointTuple]:
         """The store (or one thread) in export order, pending writes included."""
@@ -76,7 +90,7 @@ class Backend:
     def keep_last(self, saver: Saver, thread_id: str, keep: int) -> None:
         """Delete all but the newest `keep` checkpoints of each namespace of the thread."""
         chains: dict[str, list[CheckpointTuple]] = {}
-        for t in store.history(saver, thread_id):
+        for t in self.history(saver, thread_id):
             chains.setdefault(t.config["configurable"]["checkpoint_ns"], []).append(t)
         for chain in chains.values():
             for old in chain[keep:]:  # newest first, so these are the oldest

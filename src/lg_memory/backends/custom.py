@@ -16,6 +16,7 @@ import importlib.util
 import sys
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
@@ -81,6 +82,9 @@ def _build(settings: Settings) -> Saver:
 
 class CustomBackend(Backend):
     name = "custom"
+
+    def exists(self, settings: Settings) -> bool:
+        return Path(settings.connection_string).expanduser().exists()
 
     @contextmanager
     def open_saver(self, settings: Settings) -> Iterator[Saver]:

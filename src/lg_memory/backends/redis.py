@@ -78,12 +78,56 @@ def _text(value: bytes | str) -> str:
 _LIST_LIMIT = 10_000  # what RedisSaver.list() returns at most
 
 
-def _writes(saver: RedisSaver, query: str) -> dict[tuple[str, str], list[PendingWrite]]:
+def _thread_query(thread_id: str) -> str:
+    """A query for the documents of a thread, and perhaps of others: the index matches a tag
+    case-insensitively, trimmed, and splits it at commas (`Alice` finds `alice`, `a,b` is the
+    tags `a` and `b`). The saver's own thread queries have these flaws: `_rows` has not."""
+    pipe = "\\|"  # a tag query's OR, which the escaper leaves as it is
+    parts = (part.strip() for part in to_storage_safe_id(thread_id).split(","))
+    terms = [f"@thread_id:{{{_escape(part).replace('|', pipe)}}}" for part in parts if part]
+    return " ".join(terms) or "*"
+
+
+def _rows(
+    saver: RedisSaver, thread_id: str, *fields: str, where: str = "", index: str | None = None
+) -> Iterator[dict[str, str]]:
+    """The documents of the thread `thread_id` (and none of another), matching the query
+    `where`: their `fields` (LOAD arguments), and their storage-safe `thread_id`."""
+    query = f"{_thread_query(thread_id)} {where}".strip()
+    safe = to_storage_safe_id(thread_id)
+    rows = _aggregate(saver, query, "LOAD", len(fields) + 1, "@thread_id", *fields, index=index)
+    return (row for row in rows if row.get("thread_id") == safe)
+
+
+def _keys(saver: RedisSaver, thread_id: str) -> list[tuple[str, str]]:
+    """(checkpoint_ns, checkpoint_id) of every checkpoint of the thread, in export order."""
+    rows = _rows(saver, thread_id, "@checkpoint_ns", "@checkpoint_id")
+    return sorted(
+        (from_storage_safe_str(r["checkpoint_ns"]), from_storage_safe_id(r["checkpoint_id"]))
+        for r in rows
+    )
+
+
+def _delete(saver: RedisSaver, thread_id: str, doomed: dict[tuple[str, str], str]) -> None:
+    """Delete checkpoints of a thread (storage-safe (checkpoint_ns, checkpoint_id) -> key),
+    with their writes and the saver's registry of those."""
+    tid = to_storage_safe_id(thread_id)
+    keys = list(doomed.values())
+    keys += [f"write_keys_zset:{tid}:{ns}:{checkpoint_id}" for ns, checkpoint_id in doomed]
+    writes = _rows(saver, thread_id, "@checkpoint_ns", "@checkpoint_id", "@__key",
+                   index=saver._checkpoint_write_prefix)  # fmt: skip
+    keys += [w["__key"] for w in writes if (w["checkpoint_ns"], w["checkpoint_id"]) in doomed]
+    client: Any = saver._redis
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+
+
+def _writes(saver: RedisSaver, thread_id: str) -> dict[tuple[str, str], list[PendingWrite]]:
     """The pending writes of a thread, by (checkpoint_ns, checkpoint_id), decoded as the saver
     decodes them."""
-    rows = _aggregate(
-        saver, query,
-        "LOAD", 9, "@checkpoint_ns", "@checkpoint_id", "@task_id", "@idx", "@channel", "@type",
+    rows = _rows(
+        saver, thread_id,
+        "@checkpoint_ns", "@checkpoint_id", "@task_id", "@idx", "@channel", "@type",
         "$.blob", "AS", "blob",
         index=saver._checkpoint_write_prefix,
     )  # fmt: skip
@@ -188,30 +232,70 @@ class RedisBackend(Backend):
             else sorted(t.thread_id for t in self.threads(saver, None))
         )
         for tid in ids:
-            query = f"@thread_id:{{{_escape(to_storage_safe_id(tid))}}}"
-            keys = sorted(
-                (
-                    from_storage_safe_str(r["checkpoint_ns"]),
-                    from_storage_safe_id(r["checkpoint_id"]),
-                )
-                for r in _aggregate(saver, query, "LOAD", 2, "@checkpoint_ns", "@checkpoint_id")
-            )
+            keys = _keys(saver, tid)
+            listed: dict[tuple[str, str], CheckpointTuple] = {}
             if len(keys) < _LIST_LIMIT:
+                # It may list other threads too, or miss this one (see `_thread_query`).
                 listed = {
                     (t.config["configurable"]["checkpoint_ns"], t.checkpoint["id"]): t
                     for t in saver.list({"configurable": {"thread_id": tid}}, limit=_LIST_LIMIT)
+                    if t.config["configurable"]["thread_id"] == tid
                 }
-                found = [listed.get(key) for key in keys]
-            else:
-                found = [saver.get_tuple(checkpoint_config(tid, *key)) for key in keys]
-            writes = _writes(saver, query)
-            for key, tup in zip(keys, found, strict=True):
+            writes = _writes(saver, tid)
+            for key in keys:
+                tup = listed.get(key) or saver.get_tuple(checkpoint_config(tid, *key))
                 if tup is not None:
                     yield tup._replace(pending_writes=writes.get(key, []))
 
-    def keep_last(self, saver: Saver, thread_id: str, keep: int) -> None:
+    def history(
+        self, saver: Saver, thread_id: str, limit: int | None = None
+    ) -> Iterator[CheckpointTuple]:
+        """Read checkpoint by checkpoint: the saver's `list()` of a thread may hold other
+        threads, or miss this one (see `_thread_query`), and stops at 10,000."""
         assert isinstance(saver, RedisSaver)
-        saver.prune([thread_id], keep_last=keep, max_results=1_000_000)
+        newest = sorted(_keys(saver, thread_id), key=lambda key: key[1], reverse=True)
+        for key in newest[:limit]:
+            tup = saver.get_tuple(checkpoint_config(thread_id, *key))
+            if tup is not None:
+                yield tup
+
+    def delete_thread(self, saver: Saver, thread_id: str) -> None:
+        """Not the saver's: it deletes at most 10,000 checkpoints, and misses those of some
+        thread ids (see `_thread_query`)."""
+        assert isinstance(saver, RedisSaver)
+        tid = to_storage_safe_id(thread_id)
+        rows = list(_rows(saver, thread_id, "@checkpoint_ns", "@checkpoint_id", "@__key"))
+        _delete(
+            saver, thread_id, {(r["checkpoint_ns"], r["checkpoint_id"]): r["__key"] for r in rows}
+        )
+        latest = {f"{saver._checkpoint_prefix}_latest:{tid}:{r['checkpoint_ns']}" for r in rows}
+        writes = _rows(saver, thread_id, "@__key", index=saver._checkpoint_write_prefix)
+        leftovers = [*latest, *(w["__key"] for w in writes)]  # writes of no checkpoint
+        client: Any = saver._redis
+        for start in range(0, len(leftovers), 1000):
+            client.delete(*leftovers[start : start + 1000])
+
+    def keep_last(self, saver: Saver, thread_id: str, keep: int) -> None:
+        """Not the saver's `prune`: its thread query may find other threads' checkpoints (see
+        `_thread_query`), which then take the place of this thread's newest ones."""
+        assert isinstance(saver, RedisSaver)
+        fields = ("@checkpoint_ns", "@checkpoint_id", "@parent_checkpoint_id", "@__key")
+        chains: dict[str, list[dict[str, str]]] = {}
+        for row in _rows(saver, thread_id, *fields):
+            chains.setdefault(row["checkpoint_ns"], []).append(row)
+        doomed: dict[tuple[str, str], str] = {}
+        kept: list[dict[str, str]] = []
+        for chain in chains.values():
+            chain.sort(key=lambda row: row["checkpoint_id"], reverse=True)
+            kept += chain[:keep]
+            doomed.update(
+                ((r["checkpoint_ns"], r["checkpoint_id"]), r["__key"]) for r in chain[keep:]
+            )
+        client: Any = saver._redis
+        for row in kept:  # the oldest kept ones are roots now
+            if (row["checkpoint_ns"], row["parent_checkpoint_id"]) in doomed:
+                client.json().set(row["__key"], "$.parent_checkpoint_id", "")
+        _delete(saver, thread_id, doomed)
 
     def delete_checkpoint(self, saver: Saver, target: CheckpointTuple) -> None:
         assert isinstance(saver, RedisSaver)
@@ -221,26 +305,18 @@ class RedisBackend(Backend):
         parent = parent_id(target)
         client = saver._redis
         key = f"{saver._checkpoint_prefix}:{tid}:{ns}:{checkpoint_id}"
-        children = _aggregate(
-            saver,
-            f"@thread_id:{{{_escape(tid)}}} @parent_checkpoint_id:{{{_escape(checkpoint_id)}}}",
-            "LOAD", 1, "@__key",
-        )  # fmt: skip
+        children = _rows(saver, c["thread_id"], "@checkpoint_ns", "@__key",
+                         where=f"@parent_checkpoint_id:{{{_escape(checkpoint_id)}}}")  # fmt: skip
         for child in children:
-            client.json().set(child["__key"], "$.parent_checkpoint_id", parent or "")
+            if child["checkpoint_ns"] == ns:
+                client.json().set(child["__key"], "$.parent_checkpoint_id", parent or "")
         latest = f"{saver._checkpoint_prefix}_latest:{tid}:{ns}"
         if _text(client.get(latest) or b"") == key:
             if parent:
                 client.set(latest, f"{saver._checkpoint_prefix}:{tid}:{ns}:{parent}")
             else:
                 client.delete(latest)
-        registry = f"write_keys_zset:{tid}:{ns}:{checkpoint_id}"
-        writes = list(
-            client.scan_iter(
-                match=f"{saver._checkpoint_write_prefix}:{tid}:{ns}:{checkpoint_id}:*", count=1000
-            )
-        )
-        client.delete(key, registry, *writes)
+        _delete(saver, c["thread_id"], {(ns, checkpoint_id): key})
 
 
 BACKEND = RedisBackend()

@@ -29,8 +29,14 @@ def database_path(settings: Settings) -> str:
     file = Path(path).expanduser()
     if settings.namespace != DEFAULT_NAMESPACE:
         file = file.with_name(f"{file.stem}.{settings.namespace}{file.suffix}")
-    file.parent.mkdir(parents=True, exist_ok=True)
     return str(file)
+
+
+def _created(settings: Settings) -> str:
+    path = database_path(settings)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _insert(cur: sqlite3.Cursor, record: dict[str, Any]) -> None:
@@ -89,6 +95,10 @@ class SqliteBackend(Backend):
     name = "sqlite"
     bulk_loads = True
 
+    def exists(self, settings: Settings) -> bool:
+        path = database_path(settings)
+        return path == ":memory:" or Path(path).is_file()
+
     def describe_error(self, exc: BaseException) -> str | None:
         if not isinstance(exc, sqlite3.DatabaseError):
             return None
@@ -103,7 +113,7 @@ class SqliteBackend(Backend):
     def open_saver(self, settings: Settings) -> Iterator[SqliteSaver]:
         # The saver serialises its own access with a lock, so the connection may be
         # shared by the threads LangGraph runs nodes in.
-        conn = sqlite3.connect(database_path(settings), check_same_thread=False)
+        conn = sqlite3.connect(_created(settings), check_same_thread=False)
         try:
             saver = SqliteSaver(conn)
             saver.setup()
@@ -113,7 +123,7 @@ class SqliteBackend(Backend):
 
     @asynccontextmanager
     async def aopen_saver(self, settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
-        async with aiosqlite.connect(database_path(settings)) as conn:
+        async with aiosqlite.connect(_created(settings)) as conn:
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
             yield saver

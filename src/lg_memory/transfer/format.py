@@ -66,6 +66,8 @@ from .values import Typed
 
 FORMAT = "lg-memory-export"
 VERSION = 1
+# No line is longer: a reader refuses a longer one before holding it, a writer does not write it.
+MAX_LINE_BYTES = 64 * 2**20
 
 # Checkpoint fields that are plain JSON; every other field holds Python objects.
 JSON_FIELDS = frozenset({"v", "id", "ts", "channel_versions", "versions_seen", "updated_channels"})
@@ -258,8 +260,12 @@ def dumps(obj: Json) -> bytes:
 
 
 def parse_json(raw: bytes | str) -> Any:
-    """A line (or any JSON text) parsed, NaN and Infinity included."""
+    """A line (or any JSON text) parsed, NaN and Infinity included; ValueError if it is not
+    JSON, or nests deeper than any checkpoint does."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:  # NaN and Infinity, which Python's json writes
-        return json.loads(raw)
+        try:
+            return json.loads(raw)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None

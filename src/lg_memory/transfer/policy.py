@@ -29,7 +29,7 @@ from langgraph.checkpoint.serde import jsonplus
 # what LANGGRAPH_STRICT_MSGPACK documents.
 from langgraph.checkpoint.serde._msgpack import SAFE_MSGPACK_METHODS, SAFE_MSGPACK_TYPES
 
-from .values import MSGPACK_OPTIONS, VALUE_KINDS, Typed
+from .values import MSGPACK_OPTIONS, VALUE_KINDS, Typed, msgpack_end
 
 # Modules whose classes an import may rebuild, besides LangGraph's safe list (and the
 # project's own package, which the caller adds).
@@ -83,14 +83,21 @@ class TypePolicy:
         refusals: list[str] = []
 
         def hook(code: int, payload: bytes) -> None:
+            exact(payload)
             inner = ormsgpack.unpackb(payload, ext_hook=hook, option=MSGPACK_OPTIONS)
             if (reason := self._extension_problem(code, inner)) is not None:
                 refusals.append(reason)
                 raise _Refused(reason)
 
+        def exact(value: bytes) -> None:
+            if not value or msgpack_end(value) != len(value):
+                refusals.append("the value is not one msgpack object (damaged?)")
+                raise _Refused(refusals[-1])
+
         try:
+            exact(data)
             ormsgpack.unpackb(data, ext_hook=hook, option=MSGPACK_OPTIONS)
-        except (ValueError, TypeError):  # ormsgpack reports a failing hook as a ValueError
+        except (ValueError, TypeError, IndexError):  # a failing hook is a ValueError
             raise _Refused(refusals[0] if refusals else "the value is not valid msgpack") from None
 
     def _extension_problem(self, code: int, inner: Any) -> str | None:
@@ -122,8 +129,14 @@ class TypePolicy:
             f"{module}.{name} is not a trusted type "
             f"(import rebuilds only classes of {trusted} and LangGraph's safe types)"
         )
-        if not self._trusts(module) or "__main__" in module.split("."):
-            return untrusted
+        if "__main__" in module.split("."):
+            return (
+                f"{module}.{name} was defined in a script or notebook (__main__): no other "
+                "process can rebuild it. Move the class into a module of your project, "
+                "write the state again, and export it again"
+            )
+        if not self._trusts(module):
+            return f"{untrusted}; if you trust that module, add --trust {module}"
         try:
             obj = getattr(importlib.import_module(module), name)
         except Exception as exc:  # any failure to import means "cannot rebuild here"

@@ -13,7 +13,16 @@ from types import TracebackType
 from typing import IO, Any
 
 from ..settings import CheckpointError
-from .format import FORMAT, VERSION, Json, Tally, parse_json, record_problem, record_values
+from .format import (
+    FORMAT,
+    MAX_LINE_BYTES,
+    VERSION,
+    Json,
+    Tally,
+    parse_json,
+    record_problem,
+    record_values,
+)
 from .policy import TypePolicy
 
 
@@ -77,11 +86,11 @@ class Reader:
         thread an import will replay, counted apart."""
         f, name = self._file, self.name
         f.seek(0)
-        first = f.readline()
+        first = _first_line(f, name)
         header = _parse_header(first, name)
         scan = _Scan(policy, thread_id)
         scan.digest.update(_normalised(first))
-        for raw in f:
+        for raw in _lines(f, name):
             scan.line += 1
             if scan.trailer is not None:
                 raise CheckpointError(f"{name} has data after its trailer (line {scan.line})")
@@ -113,11 +122,11 @@ class Reader:
         f, name = self._file, self.name
         f.seek(0)
         self._stamp = _stamp(f)
-        first = f.readline()
+        first = _first_line(f, name)
         _parse_header(first, name)
         digest = hashlib.sha256(_normalised(first))
         lines, last = 0, b""
-        for raw in f:
+        for raw in _lines(f, name):
             if last:
                 digest.update(_normalised(last))
                 lines += 1
@@ -135,10 +144,10 @@ class Reader:
         f, stamp = self._file, self._stamp
         f.seek(0)
         rehash = stamp is None
-        digest = hashlib.sha256(_normalised(f.readline()))
+        digest = hashlib.sha256(_normalised(_first_line(f, self.name)))
         trailer: Json = {}
         writes = 0
-        for raw in f:
+        for raw in _lines(f, self.name):
             rec = _loads(raw)
             if "end" in rec:
                 trailer = rec
@@ -250,6 +259,24 @@ def _check_trailer(
             f"{counts[0]}{held}: the file was edited or corrupted"
         )
     return trailer
+
+
+def _first_line(f: IO[bytes], name: str) -> bytes:
+    return next(_lines(f, name, start=0), b"")
+
+
+def _lines(f: IO[bytes], name: str, start: int = 1) -> Iterator[bytes]:
+    """The lines of `f` from its position, each refused past `MAX_LINE_BYTES` before it is
+    held whole (a file of one endless line does not fill the memory)."""
+    number = start
+    while raw := f.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise CheckpointError(
+                f"{name}, line {number}: longer than {MAX_LINE_BYTES // 2**20} MiB, "
+                "more than any export holds: not an lg-memory export, or damaged"
+            )
+        yield raw
 
 
 def _loads(raw: bytes) -> Any:

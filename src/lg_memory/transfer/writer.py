@@ -19,7 +19,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from ..settings import CheckpointError
-from .format import FORMAT, VERSION, Json, Key, Summary, Tally, dumps, make_record
+from .format import FORMAT, MAX_LINE_BYTES, VERSION, Json, Key, Summary, Tally, dumps, make_record
 from .values import PLAIN_SERDE, pack
 
 
@@ -80,6 +80,12 @@ class _LineWriter:
 
     def write(self, obj: Json, *, digest: bool = True) -> None:
         line = dumps(obj) + b"\n"
+        if len(line) > MAX_LINE_BYTES:
+            where = f"checkpoint {obj.get('checkpoint_id')} of thread {obj.get('thread_id')!r}"
+            raise CheckpointError(
+                f"{where} takes {len(line) // 2**20} MiB, more than an export line may "
+                f"({MAX_LINE_BYTES // 2**20} MiB)"
+            )
         if digest:
             self._digest.update(line)
         self._emit(line)
