@@ -32,6 +32,7 @@ MARKER = Path(".lg-memory") / "pending-migration.json"
 
 
 def main() -> int:
+    connection = take_connection_line()
     conflicts = conflicted_files()
     if conflicts:
         fail(
@@ -45,7 +46,7 @@ def main() -> int:
     if old is None or old == new:
         return 0
     (old_type, old_ns), (new_type, new_ns) = old, new
-    merge_env(new_type)
+    merge_env(new_type, connection)
     if old_type == "memory":
         say(f"switched from memory to {new_type}: an in-memory store has nothing to move")
         return 0
@@ -96,10 +97,17 @@ def where(answers: dict[str, Any]) -> tuple[str, str]:
     return str(type_), str(answers.get("namespace") or "default")
 
 
-def merge_env(new_type: str) -> None:
-    """Add the new backend's line to .env; replace it only when a value was given."""
+def take_connection_line() -> str:
+    """The new backend's `.env` line, rendered by this update for this step only: a second
+    copy of a secret does not outlive it."""
     rendered = Path(".lg-memory/connection.env")
     line = rendered.read_text().strip() if rendered.is_file() else ""
+    rendered.unlink(missing_ok=True)
+    return line
+
+
+def merge_env(new_type: str, line: str) -> None:
+    """Add the new backend's line to .env; replace it only when a value was given."""
     if not line:
         return
     name, value = line.split("=", 1)

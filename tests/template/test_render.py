@@ -105,6 +105,7 @@ def test_no_committed_file_holds_the_password(tmp_path: Path, type_: str) -> Non
     }[type_]
     project = render(tmp_path / "p", project_name="agent", type=type_, connection_string=url)
     assert SECRET in (project / ".env").read_text()  # the one place it belongs
+    assert not (project / ".lg-memory").exists()  # no second copy (updates render one, briefly)
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     subprocess.run(["git", "add", "-A"], cwd=project, check=True)
     tracked = subprocess.run(

@@ -9,11 +9,12 @@ import random
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.mongodb import MongoDBSaver
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id
@@ -63,6 +64,14 @@ class MongoDBBackend(Backend):
                     writes_collection_name=writes,
                     ttl=settings.ttl or None,
                 )
+            except OperationFailure as exc:
+                if exc.code != 18:  # AuthenticationFailed
+                    raise
+                user = urlsplit(settings.connection_string).username or "?"
+                raise CheckpointError(
+                    f"authentication failed for user {user} at {settings.redacted}: "
+                    "check the user and password in MONGODB_URL"
+                ) from None
             except PyMongoError as exc:
                 raise CheckpointError(
                     f"connection failed: MongoDB at {settings.redacted} did not answer "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
@@ -10,6 +11,7 @@ from typing import Any
 
 import orjson
 import ormsgpack
+import psycopg
 from langgraph.checkpoint.base import (
     CheckpointTuple,
     get_serializable_checkpoint_metadata,
@@ -46,6 +48,17 @@ def _create_schema(settings: Settings) -> sql.Composed | None:
 
 
 def _unreachable(settings: Settings) -> CheckpointError:
+    """Why no connection came: one direct attempt tells a refused login from a dead server."""
+    try:
+        psycopg.connect(
+            settings.connection_string, connect_timeout=max(1, int(settings.connect_timeout))
+        ).close()
+    except psycopg.OperationalError as exc:
+        if found := re.search(r'authentication failed for user "([^"]*)"', str(exc)):
+            return CheckpointError(
+                f"authentication failed for user {found[1]} at {settings.redacted}: "
+                "check the user and password in POSTGRES_URL"
+            )
     return CheckpointError(
         f"connection failed: no PostgreSQL answered at {settings.redacted} "
         f"within {settings.connect_timeout:g} s (is the server running? is POSTGRES_URL right?)"

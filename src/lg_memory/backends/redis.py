@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from langgraph.checkpoint.base import CheckpointTuple, PendingWrite
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
@@ -15,7 +16,7 @@ from langgraph.checkpoint.redis.util import (
     to_storage_safe_id,
     to_storage_safe_str,
 )
-from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
 from redisvl.exceptions import RedisSearchError
 from redisvl.utils.token_escaper import TokenEscaper
 
@@ -39,7 +40,14 @@ def saver_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def _setup_failed(settings: Settings, exc: Exception) -> CheckpointError:
-    if isinstance(exc, ResponseError) or "unknown command" in str(exc).lower():
+    text = str(exc)
+    if isinstance(exc, AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
+        user = urlsplit(settings.connection_string).username or "default"
+        return CheckpointError(
+            f"authentication failed for user {user} at {settings.redacted}: "
+            "check the user and password in REDIS_URL"
+        )
+    if isinstance(exc, ResponseError) or "unknown command" in text.lower():
         return CheckpointError(
             f"Redis at {settings.redacted} lacks RediSearch/RedisJSON ({exc}): "
             "use Redis Stack or Redis 8 with its modules"
