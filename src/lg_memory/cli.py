@@ -252,6 +252,12 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
         before = backend.stats(saver, settings)
         if args.checkpoint_id:
             target = store.find_checkpoint(backend, saver, args.thread_id, args.checkpoint_id)
+            if store.uses_delta_channels(saver, args.thread_id):
+                raise CheckpointError(
+                    f"thread {args.thread_id} uses a DeltaChannel: its state is rebuilt from "
+                    "every checkpoint back to a snapshot, so none can be deleted alone "
+                    "(clear the whole thread, or keep it)"
+                )
             scope = f"checkpoint {args.checkpoint_id} of thread {args.thread_id}"
         elif args.thread_id:
             store.require_thread(saver, args.thread_id)
@@ -319,11 +325,16 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
         else:
             if args.keep_last < 1:
                 raise CheckpointError("--keep-last must be 1 or more (use clear to delete all)")
+            # Their state is rebuilt from older checkpoints: pruning would empty it.
+            whole = [t.thread_id for t in found if store.uses_delta_channels(saver, t.thread_id)]
             with progress("prune") as tick:
                 for n, t in enumerate(found, 1):
-                    backend.keep_last(saver, t.thread_id, args.keep_last)
+                    if t.thread_id not in whole:
+                        backend.keep_last(saver, t.thread_id, args.keep_last)
                     tick(n)
             what = f"all but the last {args.keep_last} checkpoints of each thread"
+            if whole:
+                what += f" (but {len(whole)} that use a DeltaChannel, kept whole)"
         backend.vacuum(saver)
         after = backend.stats(saver, settings)
     print(f"pruned {what}: {before.checkpoints - after.checkpoints} checkpoints deleted")

@@ -11,7 +11,6 @@ directory of `lg-memory` (`--project`), where backups and migration markers land
 
 from __future__ import annotations
 
-import contextlib
 import importlib.machinery
 import importlib.util
 import sys
@@ -177,10 +176,11 @@ def drop(settings: Settings) -> None:
 
         memory._SAVERS.pop(settings.namespace, None)
         return
-    with contextlib.ExitStack() as stack:
-        saver: Any = stack.enter_context(open_checkpointer(settings))
-        for thread in backends.load(settings.type).threads(saver, None):
-            saver.delete_thread(thread.thread_id)
+    with open_checkpointer(settings) as opened:
+        saver: Any = opened  # the backend's own saver class
+        backend = backends.load(settings.type)
+        for thread in backend.threads(saver, None):
+            backend.delete_thread(saver, thread.thread_id)
         if settings.type == "postgres":
             with saver.conn.connection() as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{settings.namespace}" CASCADE')

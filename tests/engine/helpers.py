@@ -8,11 +8,14 @@ import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from example_agent.graph import compile_graph
 from langchain_core.runnables import RunnableConfig
+from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 
 from lg_memory import Settings, backends, open_checkpointer
 from lg_memory.transfer import Summary, export_checkpoints, import_checkpoints, iter_store
@@ -131,3 +134,25 @@ def resealed(lines: list[bytes], trailer: dict[str, Any]) -> bytes:
     body = b"".join(line + b"\n" for line in lines)
     trailer = {**trailer, "sha256": hashlib.sha256(body).hexdigest()}
     return body + json.dumps(trailer).encode() + b"\n"
+
+
+def concatenated(state: list[str] | None, writes: list[list[str]]) -> list[str]:
+    return [*(state or []), *(item for write in writes for item in write)]
+
+
+class Chat(TypedDict, total=False):
+    # A DeltaChannel (beta in LangGraph 1.2) stores a marker per checkpoint; its value is
+    # rebuilt by replaying the writes of earlier checkpoints back to a snapshot.
+    items: Annotated[list[str], DeltaChannel(concatenated, snapshot_frequency=3)]
+
+
+def reply(state: Chat) -> dict[str, Any]:
+    return {"items": [f"reply {len(state.get('items', []))}"]}
+
+
+def chat_graph(checkpointer: Saver) -> CompiledStateGraph[Any]:
+    """A chat whose items are a DeltaChannel, snapshotted every third update."""
+    graph = StateGraph(Chat)
+    graph.add_node("reply", reply)
+    graph.add_edge(START, "reply")
+    return graph.compile(checkpointer=checkpointer)

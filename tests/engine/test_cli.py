@@ -17,7 +17,7 @@ from langgraph.types import interrupt
 
 from lg_memory import Settings, open_checkpointer
 
-from helpers import CLI, Fresh, config, fill, history, records_of
+from helpers import CLI, TYPES, Fresh, chat_graph, config, fill, history, records_of
 
 LINE = re.compile(r"^  (\S+)  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d  step: (.+)$")
 
@@ -98,8 +98,10 @@ def test_list_json_and_thread_filter(settings: Settings, cli: CLI) -> None:
 
 
 def test_list_of_an_empty_namespace(settings: Settings, cli: CLI) -> None:
-    code, out, _ = cli("list")
-    assert code == 0
+    with open_checkpointer(settings):  # storage initialised, nothing stored
+        pass
+    code, out, err = cli("list")
+    assert code == 0, err
     assert out.strip() == f"No threads in namespace {settings.namespace}."
 
 
@@ -212,7 +214,7 @@ def test_export_then_import_elsewhere(
     assert code == 0, err
     assert history(other, done) == history(settings, done)
     code, _, err = cli("import", "missing.jsonl", *elsewhere)
-    assert code == 1 and err.startswith("lg-memory: error: no such file")
+    assert code == 1 and err.startswith("lg-memory: error: ") and "no such file" in err
 
 
 @dataclasses.dataclass
@@ -402,3 +404,34 @@ def history_of(cli: CLI, thread_id: str) -> list[str]:
     assert code == 0, err
     [thread] = json.loads(out)
     return [e["checkpoint_id"] for entries in thread["namespaces"].values() for e in entries][::-1]
+
+
+# RedisSaver (0.5.2) itself loses writes of such a thread: the 4 turns below read back 7 items.
+@pytest.mark.backends(*(t for t in TYPES if t != "redis"))
+def test_threads_with_a_delta_channel_are_not_pruned_empty(settings: Settings, cli: CLI) -> None:
+    """Deleting some of such a thread's checkpoints would empty its state: `prune` keeps it
+    whole, and `clear --checkpoint-id` refuses; other threads are pruned as usual."""
+    chat = config(f"chat-{uuid.uuid4().hex[:6]}")
+    done, _ = fill(settings)
+    with open_checkpointer(settings) as checkpointer:
+        app = chat_graph(checkpointer)
+        for turn in range(4):
+            app.invoke({"items": [f"turn {turn}"]}, chat)
+        before = app.get_state(chat).values
+        checkpoints = [s.config for s in app.get_state_history(chat)]
+    assert len(before["items"]) == 8
+
+    code, out, err = cli("prune", "--keep-last", "1")
+    assert code == 0, err
+    assert "(but 1 that use a DeltaChannel, kept whole)" in out
+    assert len(history(settings, done)) == 1
+    one = checkpoints[2]["configurable"]["checkpoint_id"]
+    code, _, err = cli(
+        "clear", "--thread-id", chat["configurable"]["thread_id"], "--checkpoint-id", one, "--yes"
+    )
+    assert code == 1 and "uses a DeltaChannel" in err
+    with open_checkpointer(settings) as checkpointer:
+        app = chat_graph(checkpointer)
+        assert [s.config for s in app.get_state_history(chat)] == checkpoints
+        assert app.get_state(chat).values == before
+        assert app.invoke({"items": ["turn 4"]}, chat)["items"][-2:] == ["turn 4", "reply 9"]

@@ -73,3 +73,14 @@ def test_a_thread_longer_than_redis_list_cap_exports_completely(
     assert trailer["writes"] == 11
     ids = [json.loads(line)["checkpoint_id"] for line in lines[1:-1]]
     assert ids == sorted(set(ids))  # every one, once, oldest first
+
+    # Deleting goes beyond 10,000 too (the saver's delete_thread stops there).
+    kept = CHECKPOINTS - 30
+    code, out, err = cli("prune", "--keep-last", str(kept))
+    assert code == 0, err
+    assert out.startswith(f"pruned all but the last {kept} checkpoints of each thread: 30 ")
+    code, out, err = cli("clear", "--thread-id", "long", "--yes")
+    assert code == 0, err
+    assert out.startswith(f"cleared thread long: {kept} checkpoints deleted")
+    code, info, err = cli("info")
+    assert f"Total Checkpoints: {SHORT}" in info and f"Threads: {SHORT}" in info
