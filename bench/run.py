@@ -11,16 +11,21 @@ between every other ordered pair of backends, at the sizes up to `--pairs-thread
 operation is one process; its wall time and peak resident memory are reported.
 
 The package is measured as installed in the Python that runs this script (`uv run python
-bench/run.py` in this repository): `lg-memory` runs as its own processes of that
-environment's console script, with `--project`, `--type`, `--connection-string` and
-`--namespace`; the store is built and the naive baselines run by bench/worker.py, which
-imports `lg_memory` and the template's example graph (from its file). Nothing is rendered.
+bench/run.py` in this repository): `lg-memory` runs as whole processes of that environment's
+console script, with `--project`, `--type`, `--connection-string` and `--namespace`. The
+store is built and the naive baselines run by bench/worker.py, which imports `lg_memory` and
+the template's example graph (from its file; every worker process loads it first, as the
+application whose loop the naive approach is would). Nothing is rendered. Every measured
+process finds its imports compiled, as an install leaves them (whatever
+PYTHONDONTWRITEBYTECODE says): this environment's are compiled first.
 
-`--baseline-repo DIR` then runs DIR's own bench/run.py (an older checkout of this repository,
-with its own `.venv`, e.g. made by `git worktree add DIR <commit> && uv sync --group dev`
-in it) with the same parameters, on fresh servers of its own, and prints both sets of
-figures side by side: each operation's seconds, peak memory, ratio against the naive
-approach (measured within each run), and new / old.
+`--baseline-repo DIR` also runs DIR's own bench/run.py (an older checkout of this repository
+with its own `.venv`, e.g. `git worktree add DIR <commit> && cd DIR && uv sync --group dev`)
+with the same parameters, on fresh servers of its own, then prints both sets of figures side
+by side: each operation's seconds, peak memory, checkpoints per second and ratio against the
+naive approach (each measured within its own run), and new / old of that ratio (else of the
+throughput). Its project is installed with UV_COMPILE_BYTECODE=1. `--rounds N` runs both
+N times, alternately first, and compares the medians.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import uuid
@@ -53,7 +59,7 @@ STORE_ENV = (
     "CHECKPOINT_NAMESPACE", "CHECKPOINT_TTL", "CUSTOM_SAVER",
 )  # fmt: skip
 HEADER = "size | operation | backend | seconds | checkpoints/s | peak RSS MB | vs naive"
-WORSE = 0.9  # new / old below this is flagged: beyond the noise of two runs on one machine
+WORSE = 0.9  # new / old below this is flagged (runs of a second or less are noisier)
 Row = tuple[str, ...]
 ROWS: list[Row] = []
 
@@ -154,7 +160,7 @@ def parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="also run DIR's bench/run.py (an older checkout, with DIR/.venv) with the same "
-        "parameters, after this one, and print both side by side",
+        "parameters, and print both runs' figures side by side",
     )
     p.add_argument(
         "--rounds",
@@ -174,6 +180,7 @@ def main() -> None:
     opts = parser().parse_args()
     baseline = baseline_command(opts) if opts.baseline_repo else None
     check_package()
+    compile_bytecode()
     if baseline is None:
         measure(opts)
         return
@@ -204,8 +211,7 @@ def measure(opts: argparse.Namespace) -> list[Row]:
         for backend in on_servers:
             started.append(services.STARTERS[backend](work / f"server-{backend}"))
         urls = {b: s.url for b, s in zip(on_servers, started, strict=True)}
-        env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
-        bench = Bench(work, env, [sys.executable], lg_command())
+        bench = Bench(work, environment(), [sys.executable], lg_command())
         print(HEADER, flush=True)
         for threads in (opts.threads // 10, opts.threads):
             run_size(threads, bench, urls, chosen, opts)
@@ -229,6 +235,26 @@ def check_package() -> None:
             f"{sys.executable} imports lg_memory from {where}, not from {REPO / 'src'}: "
             "run this with the repository's environment (uv run python bench/run.py)"
         )
+
+
+def environment() -> dict[str, str]:
+    """The measured processes' environment: this one, less the stores' variables, and with
+    bytecode caches written (PYTHONDONTWRITEBYTECODE would make each process compile its
+    imports again, a second or so that an installed package does not spend)."""
+    drop = {*STORE_ENV, "PYTHONDONTWRITEBYTECODE"}
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def compile_bytecode() -> None:
+    """Bytecode for everything the measured processes may import, as an install leaves it
+    (the older checkout's bench gets the same: see run_baseline). Quick once it is there."""
+    paths = {sysconfig.get_paths()[p] for p in ("purelib", "platlib")} | {str(REPO / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", *sorted(paths)],
+        env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    if done.returncode:  # a file that does not compile (a test fixture...): noted, not fatal
+        print("compileall: some files did not compile", file=sys.stderr)
 
 
 def lg_command() -> list[str]:
@@ -336,15 +362,26 @@ def describe(repo: Path) -> str:
 def run_baseline(command: list[str], repo: Path) -> list[Row]:
     """Runs the older bench (its own renders, venv and servers); its table rows, as printed."""
     rows: list[Row] = []
-    env = {k: v for k, v in os.environ.items() if k not in STORE_ENV}
-    # Its own Python, not the one of this repository's environment (`uv run` exports it).
-    env.pop("VIRTUAL_ENV", None)
-    with subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE, text=True) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            print(line, end="", flush=True)
-            if " | " in line and line.strip() != HEADER:
-                rows.append(tuple(line.rstrip("\n").split(" | ")))
+    # Its own Python, not the one of this repository's environment (`uv run` exports it);
+    # its project's venv installed with bytecode, as compile_bytecode() leaves this one.
+    env = {k: v for k, v in environment().items() if k != "VIRTUAL_ENV"}
+    env["UV_COMPILE_BYTECODE"] = "1"
+    # It leaves its work directory (a rendered project, its venv, stores, exports, backups:
+    # gigabytes at 10,000 threads) in the temporary directory: removed here once it is done.
+    before = set(Path(tempfile.gettempdir()).glob("lg-memory-bench-*"))
+    try:
+        with subprocess.Popen(
+            command, cwd=repo, env=env, stdout=subprocess.PIPE, text=True
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                print(line, end="", flush=True)
+                if " | " in line and line.strip() != HEADER:
+                    rows.append(tuple(line.rstrip("\n").split(" | ")))
+    finally:
+        for left in set(Path(tempfile.gettempdir()).glob("lg-memory-bench-*")) - before:
+            if (left / "agent").is_dir():  # its render: not another run's directory
+                shutil.rmtree(left, ignore_errors=True)
     if proc.returncode:
         raise SystemExit(f"the baseline bench failed ({proc.returncode}): {' '.join(command)}")
     return rows
