@@ -19,12 +19,15 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from . import backends
 from .backends import Saver
 from .settings import Answers, CheckpointError, Settings, load_settings
+from .threadops import AsyncThreadOps, ThreadOps
 
 __all__ = [
     "Answers",
+    "AsyncThreadOps",
     "Saver",
     "CheckpointError",
     "Settings",
+    "ThreadOps",
     "aopen_checkpointer",
     "load_settings",
     "open_checkpointer",

@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from langgraph.checkpoint.base import CheckpointTuple
 
-from . import backends, catalog, migrate, store, transfer
+from . import backends, catalog, chains, migrate, store, transfer
 from .backends import Backend, Saver
 from .settings import CheckpointError, Settings, answers_file, load_settings
 
@@ -250,28 +250,33 @@ def cmd_clear(args: argparse.Namespace, settings: Settings) -> int:
         raise CheckpointError("--checkpoint-id needs --thread-id")
     with opened(settings, create=False) as (backend, saver):
         before = backend.stats(saver, settings)
+        plan: chains.Plan | None = None
         if args.checkpoint_id:
             target = store.find_checkpoint(backend, saver, args.thread_id, args.checkpoint_id)
-            if store.uses_delta_channels(saver, args.thread_id):
-                raise CheckpointError(
-                    f"thread {args.thread_id} uses a DeltaChannel: its state is rebuilt from "
-                    "every checkpoint back to a snapshot, so none can be deleted alone "
-                    "(clear the whole thread, or keep it)"
-                )
-            scope = f"checkpoint {args.checkpoint_id} of thread {args.thread_id}"
+            # Refused (nothing deleted) when a DeltaChannel of a later checkpoint replays it.
+            key = (target.config["configurable"]["checkpoint_ns"], args.checkpoint_id)
+            plan = backend.plan_delete(saver, args.thread_id, [key])
+            scope, count = f"checkpoint {args.checkpoint_id} of thread {args.thread_id}", 1
         elif args.thread_id:
             store.require_thread(saver, args.thread_id)
             scope = f"thread {args.thread_id}"
+            count = store.thread(backend, saver, args.thread_id).checkpoints
         else:
             scope = f"all {before.threads} threads of namespace {settings.namespace}"
+            count = before.checkpoints
+        if args.dry_run:
+            of = "" if args.thread_id else f" of {before.threads} threads"
+            print(f"clear would delete {count} checkpoint{'s' if count != 1 else ''}{of} "
+                  f"({scope}); nothing was deleted")  # fmt: skip
+            return 0
         confirm(f"Delete {scope} from {settings.label}?", args.yes)
         if args.backup:
             with open(args.backup, "w", encoding="utf-8") as out, progress("backup") as tick:
                 migrate.export_to(backend, saver, settings, out, args.thread_id, tick)
             # Verified before anything is deleted; its values are the store's own, of any class.
             transfer.read_export(Path(args.backup), trusted=True)
-        if args.checkpoint_id:
-            backend.delete_checkpoint(saver, target)
+        if plan is not None:
+            backend.delete_checkpoints(saver, plan)
         else:
             ids = [args.thread_id] if args.thread_id else all_thread_ids(backend, saver)
             with progress("clear") as tick:
@@ -305,39 +310,63 @@ def all_thread_ids(backend: Backend, saver: Saver) -> list[str]:
 
 
 def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    """Whole idle threads (`--older-than`), or all but the newest checkpoints of each thread
+    (`--keep-last`) and what their DeltaChannels replay (see chains.py): planned first, so
+    `--dry-run` and the question say what goes."""
     if args.keep_last is None and args.older_than is None and settings.ttl:
         args.older_than = f"{settings.ttl}s"  # the project's TTL, on backends without a native one
     if (args.keep_last is None) == (args.older_than is None):
         raise CheckpointError(
             "prune needs one of --keep-last N or --older-than DURATION (or a ttl setting)"
         )
+    if args.keep_last is not None and args.keep_last < 1:
+        raise CheckpointError("--keep-last must be 1 or more (use clear to delete all)")
     with opened(settings, create=False) as (backend, saver):
         before = backend.stats(saver, settings)
         found = backend.threads(saver, None)
+        plans: list[chains.Plan] = []
         if args.older_than is not None:
             cutoff = datetime.now(UTC) - parse_duration(args.older_than)
-            stale = [t.thread_id for t in found if thread_time(saver, t.thread_id) < cutoff]
-            with progress("prune") as tick:
-                for n, thread_id in enumerate(stale, 1):
-                    backend.delete_thread(saver, thread_id)
-                    tick(n)
+            stale = [t for t in found if thread_time(saver, t.thread_id) < cutoff]
             what = f"{len(stale)} threads idle for more than {args.older_than}"
+            lines = [f"{t.thread_id}: would delete {t.checkpoints} checkpoints" for t in stale]
+            doomed, threads = sum(t.checkpoints for t in stale), len(stale)
         else:
-            if args.keep_last < 1:
-                raise CheckpointError("--keep-last must be 1 or more (use clear to delete all)")
-            # Their state is rebuilt from older checkpoints: pruning would empty it.
-            whole = [t.thread_id for t in found if store.uses_delta_channels(saver, t.thread_id)]
-            with progress("prune") as tick:
+            with progress("plan") as tick:
                 for n, t in enumerate(found, 1):
-                    if t.thread_id not in whole:
-                        backend.keep_last(saver, t.thread_id, args.keep_last)
+                    plans.append(backend.plan_keep_last(saver, t.thread_id, args.keep_last))
                     tick(n)
             what = f"all but the last {args.keep_last} checkpoints of each thread"
-            if whole:
-                what += f" (but {len(whole)} that use a DeltaChannel, kept whole)"
+            lines = [
+                f"{p.thread_id}: {'' if not p.doomed else 'would delete '}{text}"
+                for p in plans
+                if (text := p.describe())
+            ]
+            doomed = sum(len(p.doomed) for p in plans)
+            threads = sum(1 for p in plans if p.doomed)
+        if args.dry_run:
+            print("\n".join([*lines, f"prune would delete {doomed} checkpoints of {threads} "
+                              f"threads ({what}); nothing was deleted"]))  # fmt: skip
+            return 0
+        if doomed:
+            confirm(f"Delete {doomed} checkpoints of {threads} threads ({what}) "
+                    f"from {settings.label}?", args.yes)  # fmt: skip
+        with progress("prune") as tick:
+            if args.older_than is not None:
+                for n, t in enumerate(stale, 1):
+                    backend.delete_thread(saver, t.thread_id)
+                    tick(n)
+            else:
+                for n, plan in enumerate(p for p in plans if p.doomed):
+                    backend.delete_checkpoints(saver, plan)
+                    tick(n + 1)
         backend.vacuum(saver)
         after = backend.stats(saver, settings)
     print(f"pruned {what}: {before.checkpoints - after.checkpoints} checkpoints deleted")
+    for plan in plans:
+        if plan.held:  # kept for a DeltaChannel: say so
+            print(f"  {plan.thread_id}: kept {len(plan.held)} more: a DeltaChannel replays them"
+                  if plan.doomed else f"  {plan.thread_id}: {plan.describe()}")  # fmt: skip
     return 0
 
 
@@ -350,6 +379,9 @@ def thread_time(saver: Saver, thread_id: str) -> datetime:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     project = Path(args.project).resolve()
+    if args.abort:
+        print(migrate.abort(settings.home))
+        return 0
     rerender = not (args.from_type or args.resume) and (args.to_type or args.preset)
     if rerender and answers_file(project) is None:
         raise CheckpointError(
@@ -363,7 +395,12 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         data = setup.answers_from_flags(argparse.Namespace(**{**vars(args), "type": args.to_type}))
         return setup.switch(project, data, args.template)
     source, target = migrate.settings_pair(args, settings)
-    print(migrate.run(source, target, opened, progress, resume=args.resume))
+    trust = trusted_modules(settings, args.trust)
+    print(
+        migrate.run(
+            source, target, opened, progress, resume=args.resume, choice=args.choice, trust=trust
+        )
+    )
     return 0
 
 
@@ -511,15 +548,38 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-id", type=nonempty("--checkpoint-id"))
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     p.add_argument("--backup", metavar="FILE", help="export the scope to FILE first")
+    p.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
     p = command("prune", cmd_prune, "apply a retention policy")
     p.add_argument("--keep-last", type=int, metavar="N", help="keep the N newest per thread")
     p.add_argument("--older-than", metavar="DURATION", help="delete threads idle longer (7d)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
     p = command("migrate", cmd_migrate, "move every checkpoint to another backend, verified")
     p.add_argument("--from-type", help="the backend to copy from (data only, no re-render)")
     p.add_argument("--from-connection-string", help="default: its variable in the environment")
     p.add_argument("--from-namespace", help="default: --namespace")
     p.add_argument("--to-type", help="default: the project's type")
     p.add_argument("--resume", action="store_true", help="finish an interrupted migration")
+    p.add_argument(
+        "--abort",
+        action="store_true",
+        help="give a pending migration up: a switched project goes back to its last commit's "
+        "backend (both stores are left as they are)",
+    )
+    both = p.add_mutually_exclusive_group()
+    both.add_argument("--keep-target", dest="choice", action="store_const",
+                      const=migrate.KEEP_TARGET,
+                      help="threads the target holds already keep their target copies")  # fmt: skip
+    both.add_argument("--replace", dest="choice", action="store_const", const=migrate.REPLACE,
+                      help="threads the target holds already are replaced by the source's "
+                      "(the target's copies are saved to a file first)")  # fmt: skip
+    p.add_argument(
+        "--trust",
+        action="append",
+        metavar="MODULE",
+        help="where the target makes values be rebuilt (Redis), also rebuild classes of "
+        "MODULE (repeatable; the project's package is trusted)",
+    )
     answers(p)
     return root
 

@@ -71,14 +71,6 @@ def require_thread(saver: Saver, thread_id: str) -> None:
         raise CheckpointError(f"checkpoint not found: no thread {thread_id!r} in this namespace")
 
 
-def uses_delta_channels(saver: Saver, thread_id: str) -> bool:
-    """Whether the thread holds a DeltaChannel (beta in LangGraph 1.2), whose value each
-    checkpoint rebuilds from the writes of its ancestors back to a snapshot: deleting some of
-    a thread's checkpoints then empties its state. Its checkpoints' metadata says so."""
-    latest = saver.get_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
-    return latest is not None and bool(latest.metadata.get("counters_since_delta_snapshot"))
-
-
 def find_checkpoint(
     backend: Backend, saver: Saver, thread_id: str, checkpoint_id: str
 ) -> CheckpointTuple:

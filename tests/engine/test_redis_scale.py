@@ -76,7 +76,7 @@ def test_a_thread_longer_than_redis_list_cap_exports_completely(
 
     # Deleting goes beyond 10,000 too (the saver's delete_thread stops there).
     kept = CHECKPOINTS - 30
-    code, out, err = cli("prune", "--keep-last", str(kept))
+    code, out, err = cli("prune", "--keep-last", str(kept), "--yes")
     assert code == 0, err
     assert out.startswith(f"pruned all but the last {kept} checkpoints of each thread: 30 ")
     code, out, err = cli("clear", "--thread-id", "long", "--yes")

@@ -60,7 +60,7 @@ def test_langgraph_dev_stores_threads_in_the_projects_backend(
         server.wait(30)
         log.close()
     served = (tmp_path / "server.log").read_text()
-    assert "Using custom checkpointer: AsyncPostgresSaver" in served
+    assert "Using custom checkpointer: LgAsyncPostgresSaver" in served
     assert result["next"] == ["human_review"]  # paused, as compiled in studio.py
 
     listing = run([python.parent / "lg-memory", "list", "--thread-id", result["thread_id"],

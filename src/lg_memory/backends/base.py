@@ -12,11 +12,13 @@ from collections.abc import Generator, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, ClassVar
 
-from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, CheckpointTuple
 
-from .. import store, transfer
+from .. import chains, store, transfer
+from ..chains import Key, Plan
 from ..settings import CheckpointError, Settings
-from ..store import Stats, Thread
+from ..store import Stats, Thread, checkpoint_config
+from ..threadops import ThreadOps
 
 Saver = BaseCheckpointSaver[Any]
 
@@ -84,17 +86,45 @@ class Backend:
         raise NotImplementedError
 
     def delete_checkpoint(self, saver: Saver, target: CheckpointTuple) -> None:
-        """Delete one checkpoint and its writes; its children then hang from its parent."""
+        """Delete one checkpoint and its writes; its children then hang from its parent. Only
+        `target.config` and `target.parent_config` are read (see `reference`). No check: the
+        callers ask `plan_delete` first."""
         raise CheckpointError(f"clearing a single checkpoint is not supported on {self.name}")
 
-    def keep_last(self, saver: Saver, thread_id: str, keep: int) -> None:
-        """Delete all but the newest `keep` checkpoints of each namespace of the thread."""
-        chains: dict[str, list[CheckpointTuple]] = {}
-        for t in self.history(saver, thread_id):
-            chains.setdefault(t.config["configurable"]["checkpoint_ns"], []).append(t)
-        for chain in chains.values():
-            for old in chain[keep:]:  # newest first, so these are the oldest
-                self.delete_checkpoint(saver, old)
+    # Partial deletes keep what DeltaChannel replays read: the rule is chains.py's, the plans
+    # are made here, and a backend only replaces how a plan's checkpoints are read or deleted.
+
+    def chain(self, saver: Saver, thread_id: str) -> chains.Chain:
+        """The thread's checkpoints as the rule sees them (a backend may read them natively)."""
+        return chains.Chain(thread_id, map(chains.node, self.history(saver, thread_id)))
+
+    def plan_keep_last(self, saver: Saver, thread_id: str, keep: int) -> Plan:
+        """The newest `keep` checkpoints of each namespace of the thread stay, with what their
+        DeltaChannels replay (`Plan.held`); the rest go."""
+        return self.chain(saver, thread_id).keep_last(keep)
+
+    def plan_delete(
+        self, saver: Saver, thread_id: str, keys: Iterable[Key], hold: bool = False
+    ) -> Plan:
+        """These checkpoints go, unless a remaining one replays them: then the whole delete is
+        refused (`chains.Refused`, a CheckpointError naming the thread), or with `hold`, those
+        stay."""
+        return self.chain(saver, thread_id).without(set(keys), hold=hold)
+
+    def delete_checkpoints(self, saver: Saver, plan: Plan) -> None:
+        """Delete a plan's checkpoints with their writes (and values no remaining checkpoint
+        uses); their children hang from `plan.parents`. By default one `delete_checkpoint`
+        each, newest first: each one's parent is still there when it goes, so every child ends
+        under its nearest remaining ancestor."""
+        for n in plan.doomed:
+            self.delete_checkpoint(saver, reference(plan.thread_id, n))
+
+    def keep_last(self, saver: Saver, thread_id: str, keep: int) -> Plan:
+        """Delete all but the newest `keep` checkpoints of each namespace of the thread, and
+        what their DeltaChannels replay."""
+        plan = self.plan_keep_last(saver, thread_id, keep)
+        self.delete_checkpoints(saver, plan)
+        return plan
 
     def vacuum(self, saver: Saver) -> None:
         """Give the space of deleted data back (where the store keeps it otherwise)."""
@@ -115,6 +145,36 @@ class Backend:
             self.load_records(saver, records)
 
         return load
+
+
+def reference(thread_id: str, n: chains.Node) -> CheckpointTuple:
+    """A checkpoint's address and parent, as `delete_checkpoint` reads them (no values)."""
+    checkpoint: Checkpoint = {  # type: ignore[typeddict-item]  # an address only
+        "id": n.id, "channel_values": {}, "channel_versions": {}, "versions_seen": {},
+    }  # fmt: skip
+    parent = checkpoint_config(thread_id, n.ns, n.parent) if n.parent else None
+    return CheckpointTuple(checkpoint_config(thread_id, n.ns, n.id), checkpoint, {}, parent)
+
+
+class BackendThreadOps(ThreadOps[Any]):
+    """`ThreadOps` whose storage hooks are a backend's native operations (for the sync savers
+    lg-memory opens: each backend subclasses its saver with this)."""
+
+    @classmethod
+    def _lg_backend(cls) -> Backend:
+        raise NotImplementedError
+
+    def _lg_history(self, thread_id: str) -> list[CheckpointTuple]:
+        return list(self._lg_backend().history(self, thread_id))
+
+    def _lg_chain(self, thread_id: str) -> chains.Chain:
+        return self._lg_backend().chain(self, thread_id)
+
+    def _lg_delete(self, plan: Plan) -> None:
+        self._lg_backend().delete_checkpoints(self, plan)
+
+    def _lg_drop(self, thread_id: str) -> None:
+        self._lg_backend().delete_thread(self, thread_id)
 
 
 def first_line(exc: BaseException) -> str:

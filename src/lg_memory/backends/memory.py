@@ -10,13 +10,22 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from ..settings import Settings
 from ..store import Stats, Thread, parent_id
-from .base import Backend, Saver
+from .base import Backend, BackendThreadOps, Saver
+
+
+class LgInMemorySaver(BackendThreadOps, InMemorySaver):
+    """InMemorySaver with copy_thread, prune and delete_for_runs (see ../threadops.py)."""
+
+    @classmethod
+    def _lg_backend(cls) -> Backend:
+        return BACKEND
+
 
 _SAVERS: dict[str, InMemorySaver] = {}
 
 
 def _saver(settings: Settings) -> InMemorySaver:
-    return _SAVERS.setdefault(settings.namespace, InMemorySaver())
+    return _SAVERS.setdefault(settings.namespace, LgInMemorySaver())
 
 
 class MemoryBackend(Backend):

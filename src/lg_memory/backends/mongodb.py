@@ -6,7 +6,7 @@ There is no async MongoDB saver: MongoDBSaver's async methods run pymongo in a t
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,18 +16,39 @@ from langgraph.checkpoint.mongodb import MongoDBSaver
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
+from ..chains import Key
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id
-from .base import Backend, Saver, server_error
+from .base import Backend, BackendThreadOps, Saver, server_error
 
 
-class StringVersionMongoDBSaver(MongoDBSaver):
-    """MongoDBSaver with the string channel versions every other saver writes.
+class StringVersionMongoDBSaver(BackendThreadOps, MongoDBSaver):
+    """MongoDBSaver with the string channel versions every other saver writes, and with
+    copy_thread, prune and delete_for_runs (see ../threadops.py).
 
     MongoDBSaver counts versions with plain integers; a thread moved here from another
     backend (or from here to another) would then mix the two kinds, which LangGraph's
     version comparisons cannot order.
     """
+
+    @classmethod
+    def _lg_backend(cls) -> Backend:
+        return BACKEND
+
+    def _lg_runs(self, run_ids: Sequence[str]) -> dict[str, set[Key]]:
+        """Each checkpoint's run id, read alone and compared here: the saver's metadata filter
+        matches the stored (type, bytes) pair, which MongoDB-compatible servers may not."""
+        wanted = set(map(str, run_ids))
+        found: dict[str, set[Key]] = {}
+        fields = {"thread_id": 1, "checkpoint_ns": 1, "checkpoint_id": 1, "metadata": 1}
+        for doc in self.checkpoint_collection.find({"metadata.run_id": {"$exists": True}}, fields):
+            stored = (doc.get("metadata") or {}).get("run_id")
+            if not stored:
+                continue
+            if str(self.serde.loads_typed((stored[0], bytes(stored[1])))) in wanted:
+                key = (doc["checkpoint_ns"], doc["checkpoint_id"])
+                found.setdefault(doc["thread_id"], set()).add(key)
+        return found
 
     def get_next_version(self, current: str | int | None, channel: None) -> str:
         counter = 0 if current is None else int(str(current).split(".")[0])

@@ -19,16 +19,19 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.postgres.base import PRUNE_DELTA_THREADS_SQL
 from langgraph.checkpoint.serde.jsonplus import EXT_DELTA_SNAPSHOT
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
-from .. import transfer
+from .. import chains, transfer
+from ..chains import Plan
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, parent_id, saved_record
-from .base import Backend, Saver, server_error
+from ..threadops import AsyncThreadOps
+from .base import Backend, BackendThreadOps, Saver, server_error
 
 MAX_CONNECTIONS = 10
 
@@ -269,6 +272,46 @@ def _as_is(text: bytes) -> bytes:
     return text
 
 
+def _plan_statements(plan: Plan) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The statements (each with its rows) that delete what a plan says, in one transaction."""
+    where = "thread_id = %s AND checkpoint_ns = %s"
+    by_ns: dict[str, list[str]] = {}
+    for ns, checkpoint_id in plan.keys:
+        by_ns.setdefault(ns, []).append(checkpoint_id)
+    doomed: list[tuple[Any, ...]] = [(plan.thread_id, ns, ids) for ns, ids in by_ns.items()]
+    statements: list[tuple[str, list[tuple[Any, ...]]]] = [
+        (f"UPDATE checkpoints SET parent_checkpoint_id = %s WHERE {where} AND checkpoint_id = %s",
+         [(parent, plan.thread_id, *key) for key, parent in plan.parents.items()]),
+        (f"DELETE FROM checkpoints WHERE {where} AND checkpoint_id = ANY(%s)", doomed),
+        (f"DELETE FROM checkpoint_writes WHERE {where} AND checkpoint_id = ANY(%s)", doomed),
+        # Channel values are shared between checkpoints: drop only those no one references.
+        (f"DELETE FROM checkpoint_blobs b WHERE {where} AND NOT EXISTS ("
+         "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
+         "AND c.checkpoint_ns = b.checkpoint_ns "
+         "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+         [(plan.thread_id, ns) for ns in by_ns]),
+    ]  # fmt: skip
+    return [(statement, rows) for statement, rows in statements if rows]
+
+
+class LgPostgresSaver(BackendThreadOps, PostgresSaver):
+    """PostgresSaver with copy_thread, DeltaChannel-safe prune, and delete_for_runs (see
+    ../threadops.py)."""
+
+    @classmethod
+    def _lg_backend(cls) -> Backend:
+        return BACKEND
+
+
+class LgAsyncPostgresSaver(AsyncThreadOps[str], AsyncPostgresSaver):
+    """AsyncPostgresSaver with the same, async (see ../threadops.py)."""
+
+    async def _lg_adelete(self, plan: Plan) -> None:
+        async with self._cursor() as cur, cur.connection.transaction():
+            for statement, rows in _plan_statements(plan):
+                await cur.executemany(statement, rows)
+
+
 class PostgresBackend(Backend):
     name = "postgres"
     bulk_loads = True
@@ -293,7 +336,7 @@ class PostgresBackend(Backend):
             if (create := _create_schema(settings)) is not None:
                 with pool.connection() as conn:
                     conn.execute(create)
-            saver = PostgresSaver(pool)  # type: ignore[arg-type]  # pool of dict_row connections
+            saver = LgPostgresSaver(pool)  # type: ignore[arg-type]  # pool of dict_row connections
             saver.setup()
             yield saver
 
@@ -314,7 +357,7 @@ class PostgresBackend(Backend):
             if (create := _create_schema(settings)) is not None:
                 async with pool.connection() as conn:
                     await conn.execute(create)
-            saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
+            saver = LgAsyncPostgresSaver(pool)  # type: ignore[arg-type]
             await saver.setup()
             yield saver
 
@@ -351,44 +394,31 @@ class PostgresBackend(Backend):
                 key[:2],
             )
 
-    def keep_last(self, saver: Saver, thread_id: str, keep: int) -> None:
-        """The newest `keep` checkpoints of each namespace of the thread, in one transaction."""
+    def chain(self, saver: Saver, thread_id: str) -> chains.Chain:
+        """Read from the checkpoints' ids alone (no value decoded) unless the thread uses a
+        DeltaChannel, as the saver's own `prune` tells."""
         assert isinstance(saver, PostgresSaver)
-        if keep == 1:
-            saver.prune([thread_id], strategy="keep_latest")  # the saver's own
-            return
+        with saver._cursor() as cur:
+            cur.execute(PRUNE_DELTA_THREADS_SQL, ([thread_id], [thread_id]))
+            if not cur.fetchall():
+                cur.execute(
+                    "SELECT checkpoint_ns, checkpoint_id, parent_checkpoint_id FROM checkpoints "
+                    "WHERE thread_id = %s",
+                    (thread_id,),
+                )
+                return chains.Chain(
+                    thread_id,
+                    (chains.Node(r["checkpoint_ns"], r["checkpoint_id"],
+                                 r["parent_checkpoint_id"]) for r in cur.fetchall()),
+                )  # fmt: skip
+        return super().chain(saver, thread_id)
+
+    def delete_checkpoints(self, saver: Saver, plan: Plan) -> None:
+        """In one transaction."""
+        assert isinstance(saver, PostgresSaver)
         with saver._cursor() as cur, cur.connection.transaction():
-            cur.execute(
-                "DELETE FROM checkpoints c USING ("
-                "  SELECT checkpoint_ns, checkpoint_id, row_number() OVER ("
-                "    PARTITION BY checkpoint_ns ORDER BY checkpoint_id DESC) AS n"
-                "  FROM checkpoints WHERE thread_id = %(t)s) old "
-                "WHERE old.n > %(keep)s AND c.thread_id = %(t)s "
-                "AND c.checkpoint_ns = old.checkpoint_ns AND c.checkpoint_id = old.checkpoint_id",
-                {"t": thread_id, "keep": keep},
-            )
-            gone = (
-                "NOT EXISTS (SELECT 1 FROM checkpoints k WHERE k.thread_id = %(t)s "
-                "AND k.checkpoint_ns = {0}.checkpoint_ns AND k.checkpoint_id = {0}.{1})"
-            )
-            cur.execute(
-                "UPDATE checkpoints c SET parent_checkpoint_id = NULL WHERE c.thread_id = %(t)s "
-                "AND c.parent_checkpoint_id IS NOT NULL AND "
-                + gone.format("c", "parent_checkpoint_id"),
-                {"t": thread_id},
-            )
-            cur.execute(
-                "DELETE FROM checkpoint_writes w WHERE w.thread_id = %(t)s AND "
-                + gone.format("w", "checkpoint_id"),
-                {"t": thread_id},
-            )
-            cur.execute(
-                "DELETE FROM checkpoint_blobs b WHERE b.thread_id = %(t)s AND NOT EXISTS ("
-                "SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
-                "AND c.checkpoint_ns = b.checkpoint_ns "
-                "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
-                {"t": thread_id},
-            )
+            for statement, rows in _plan_statements(plan):
+                cur.executemany(statement, rows)
 
     def records(self, saver: Saver, thread_id: str | None) -> Generator[dict[str, Any]]:
         """The export records of the namespace (or of one thread), in export order."""

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from langgraph.checkpoint.base import CheckpointTuple, PendingWrite
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+)
 from langgraph.checkpoint.redis import AsyncRedisSaver, RedisSaver
 from langgraph.checkpoint.redis.base import BaseRedisSaver
 from langgraph.checkpoint.redis.util import (
@@ -20,9 +27,12 @@ from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
 from redisvl.exceptions import RedisSearchError
 from redisvl.utils.token_escaper import TokenEscaper
 
+from .. import chains
+from ..chains import Key, Plan
 from ..settings import DEFAULT_NAMESPACE, CheckpointError, Settings
 from ..store import Stats, Thread, checkpoint_config, parent_id
-from .base import Backend, Saver, server_error
+from ..threadops import AsyncThreadOps
+from .base import Backend, BackendThreadOps, Saver, server_error
 
 _escape = TokenEscaper().escape
 
@@ -77,6 +87,38 @@ def _aggregate(
         if not cursor:
             return
         reply = client.execute_command("FT.CURSOR", "READ", index, cursor)
+
+
+async def _aaggregate(client: Any, index: str, *args: str | int) -> AsyncIterator[dict[str, str]]:
+    """`_aggregate` on an async client."""
+    reply = await client.execute_command("FT.AGGREGATE", index, *args, "WITHCURSOR", "COUNT", 1000)
+    while True:
+        rows, cursor = reply
+        for row in rows[1:]:
+            yield {_text(row[i]): _text(row[i + 1]) for i in range(0, len(row), 2)}
+        if not cursor:
+            return
+        reply = await client.execute_command("FT.CURSOR", "READ", index, cursor)
+
+
+_RUN_FIELDS = ("LOAD", 4, "@run_id", "@thread_id", "@checkpoint_ns", "@checkpoint_id")
+
+
+def _run_query(run_id: str) -> str:
+    return f"@run_id:{{{_escape(to_storage_safe_id(run_id))}}}"
+
+
+def _runs_found(run_ids: Sequence[str], rows: Iterable[dict[str, str]]) -> dict[str, set[Key]]:
+    """The checkpoints of those runs, by thread, from index rows (the saver keeps a
+    checkpoint's run id beside its metadata, where it may not be)."""
+    wanted = {to_storage_safe_id(str(r)) for r in run_ids}
+    found: dict[str, set[Key]] = {}
+    for row in rows:
+        if row.get("run_id") in wanted:
+            key = (from_storage_safe_str(row["checkpoint_ns"]),
+                   from_storage_safe_id(row["checkpoint_id"]))  # fmt: skip
+            found.setdefault(from_storage_safe_id(row["thread_id"]), set()).add(key)
+    return found
 
 
 def _text(value: bytes | str) -> str:
@@ -157,6 +199,225 @@ def _by_idx(item: tuple[tuple[str, str], Any]) -> tuple[str, int]:
     return task_id, int(idx)
 
 
+def _marks_delta(metadata: str) -> bool:
+    return chains.COUNTERS in metadata or chains.JS_MARKER in metadata
+
+
+def _node(row: dict[str, str]) -> chains.Node:
+    return chains.Node(
+        from_storage_safe_str(row["checkpoint_ns"]),
+        from_storage_safe_id(row["checkpoint_id"]),
+        from_storage_safe_id(row.get("parent_checkpoint_id") or "") or None,
+    )
+
+
+def _plan_keys(
+    prefix: str, plan: Plan
+) -> tuple[dict[tuple[str, str], str], dict[str, str], dict[str, str | None]]:
+    """The keys a plan touches: its checkpoints' (storage-safe (ns, id) -> key), the children's
+    (key -> new parent), and the latest pointers of the namespaces whose newest goes (pointer
+    -> key of the newest remaining, or None)."""
+    tid = to_storage_safe_id(plan.thread_id)
+
+    def key(ns: str, checkpoint_id: str) -> str:
+        return f"{prefix}:{tid}:{to_storage_safe_str(ns)}:{to_storage_safe_id(checkpoint_id)}"
+
+    doomed = {
+        (to_storage_safe_str(n.ns), to_storage_safe_id(n.id)): key(n.ns, n.id) for n in plan.doomed
+    }
+    parents = {
+        key(*child): to_storage_safe_id(parent) if parent else ""
+        for child, parent in plan.parents.items()
+    }
+    latest = {
+        f"{prefix}_latest:{tid}:{to_storage_safe_str(ns)}": key(ns, newest) if newest else None
+        for ns, newest in plan.latest.items()
+    }
+    return doomed, parents, latest
+
+
+def _revived(saver: BaseRedisSaver[Any, Any], t: CheckpointTuple) -> CheckpointTuple:
+    """The tuple with its DeltaChannel snapshots rebuilt: the saver's `list()` leaves them as
+    the JSON it stores them as (`get_tuple` does not), so a graph's history read a dict there."""
+    values = t.checkpoint["channel_values"]
+    raw = {k: v for k, v in values.items() if isinstance(v, dict) and v.get(_SNAPSHOT) is True}
+    if not raw:
+        return t
+    revived = {**values, **saver._deserialize_channel_values(raw)}
+    return t._replace(checkpoint={**t.checkpoint, "channel_values": revived})
+
+
+_SNAPSHOT = "__delta_snapshot__"  # the saver's JSON for a DeltaChannel snapshot
+
+
+def _written_keys(prefix: str, stored: RunnableConfig) -> tuple[str, str]:
+    """(key of a checkpoint, key of the saver's registry of its writes)."""
+    c = stored["configurable"]
+    tid = to_storage_safe_id(c["thread_id"])
+    ns = to_storage_safe_str(c.get("checkpoint_ns", ""))
+    checkpoint_id = to_storage_safe_id(c["checkpoint_id"])
+    return f"{prefix}:{tid}:{ns}:{checkpoint_id}", f"write_keys_zset:{tid}:{ns}:{checkpoint_id}"
+
+
+class LgRedisSaver(BackendThreadOps, RedisSaver):
+    """RedisSaver with copy_thread, DeltaChannel-safe prune, and delete_for_runs (see
+    ../threadops.py); `put` and `put_writes` that keep a checkpoint's pending writes visible;
+    and a `list` that rebuilds DeltaChannel snapshots (see `_revived`).
+
+    A run saves a step's writes in the background, where they can land before their
+    checkpoint's own `put`, which then resets the checkpoint's `has_writes` flag (and the saver
+    registers writes only after flagging their checkpoint). `get_tuple` then skips those
+    writes, and a DeltaChannel replaying them rebuilds a shorter value (4 turns read back 7
+    items of 8). Each of the two sets the flag again once both are stored.
+    """
+
+    @classmethod
+    def _lg_backend(cls) -> Backend:
+        return BACKEND
+
+    def _lg_runs(self, run_ids: Sequence[str]) -> dict[str, set[Key]]:
+        rows = (row for r in run_ids for row in _aggregate(self, _run_query(r), *_RUN_FIELDS))
+        return _runs_found(run_ids, rows)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        for t in super().list(config, filter=filter, before=before, limit=limit):
+            yield _revived(self, t)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        stored = super().put(config, checkpoint, metadata, new_versions)
+        key, registry = _written_keys(self._checkpoint_prefix, stored)
+        client: Any = self._redis
+        if client.exists(registry):  # writes came first
+            client.json().set(key, "$.has_writes", True)
+        return stored
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        super().put_writes(config, writes, task_id, task_path)
+        key, _ = _written_keys(self._checkpoint_prefix, config)
+        client: Any = self._redis
+        # The saver registers the writes after flagging the checkpoint: a `put` in between
+        # reset the flag and did not see them yet.
+        if writes and client.exists(key):
+            client.json().set(key, "$.has_writes", True)
+
+    def prune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep_last: int | None = None,
+        max_results: int = 10000,
+    ) -> None:
+        """DeltaChannel-safe (see ../threadops.py); `max_results` is not needed (every
+        checkpoint of a thread is read) and ignored."""
+        super().prune(thread_ids, strategy=strategy, keep_last=keep_last)
+
+
+class LgAsyncRedisSaver(AsyncThreadOps[str], AsyncRedisSaver):
+    """AsyncRedisSaver with the same, async."""
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+        stream_mode: str = "values",
+    ) -> RunnableConfig:
+        stored = await super().aput(config, checkpoint, metadata, new_versions, stream_mode)
+        key, registry = _written_keys(self._checkpoint_prefix, stored)
+        client: Any = self._redis
+        if await client.exists(registry):  # writes came first
+            await client.json().set(key, "$.has_writes", True)
+        return stored
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await super().aput_writes(config, writes, task_id, task_path)
+        key, _ = _written_keys(self._checkpoint_prefix, config)
+        client: Any = self._redis
+        if writes and await client.exists(key):  # see LgRedisSaver.put_writes
+            await client.json().set(key, "$.has_writes", True)
+
+    async def aprune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep_last: int | None = None,
+        max_results: int = 10000,
+    ) -> None:
+        """DeltaChannel-safe (see ../threadops.py); `max_results` is ignored."""
+        await super().aprune(thread_ids, strategy=strategy, keep_last=keep_last)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        async for t in super().alist(config, filter=filter, before=before, limit=limit):
+            yield _revived(self, t)
+
+    async def _lg_aruns(self, run_ids: Sequence[str]) -> dict[str, set[Key]]:
+        client: Any = self._redis
+        index = self._checkpoint_prefix
+        rows = [
+            row
+            for r in run_ids
+            async for row in _aaggregate(client, index, _run_query(r), *_RUN_FIELDS)
+        ]
+        return _runs_found(run_ids, rows)
+
+    async def _lg_adelete(self, plan: Plan) -> None:
+        client: Any = self._redis
+        doomed, parents, latest = _plan_keys(self._checkpoint_prefix, plan)
+        for key, parent in parents.items():
+            await client.json().set(key, "$.parent_checkpoint_id", parent)
+        for pointer, newest in latest.items():
+            if _text(await client.get(pointer) or b"") in doomed.values():
+                await (client.set(pointer, newest) if newest else client.delete(pointer))
+        tid = to_storage_safe_id(plan.thread_id)
+        keys = list(doomed.values())
+        keys += [f"write_keys_zset:{tid}:{ns}:{checkpoint_id}" for ns, checkpoint_id in doomed]
+        fields = ("LOAD", 4, "@thread_id", "@checkpoint_ns", "@checkpoint_id", "@__key")
+        index = self._checkpoint_write_prefix
+        async for row in _aaggregate(client, index, _thread_query(plan.thread_id), *fields):
+            if (
+                row.get("thread_id") == tid
+                and (row["checkpoint_ns"], row["checkpoint_id"]) in doomed
+            ):
+                keys.append(row["__key"])
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+
+
 class RedisBackend(Backend):
     name = "redis"
 
@@ -168,7 +429,7 @@ class RedisBackend(Backend):
         with ExitStack() as stack:
             try:
                 saver = stack.enter_context(
-                    RedisSaver.from_conn_string(
+                    LgRedisSaver.from_conn_string(
                         settings.connection_string, **saver_kwargs(settings)
                     )
                 )
@@ -182,7 +443,7 @@ class RedisBackend(Backend):
         async with AsyncExitStack() as stack:
             try:
                 saver = await stack.enter_async_context(
-                    AsyncRedisSaver.from_conn_string(
+                    LgAsyncRedisSaver.from_conn_string(
                         settings.connection_string, **saver_kwargs(settings)
                     )
                 )
@@ -283,27 +544,30 @@ class RedisBackend(Backend):
         for start in range(0, len(leftovers), 1000):
             client.delete(*leftovers[start : start + 1000])
 
-    def keep_last(self, saver: Saver, thread_id: str, keep: int) -> None:
-        """Not the saver's `prune`: its thread query may find other threads' checkpoints (see
-        `_thread_query`), which then take the place of this thread's newest ones."""
+    def chain(self, saver: Saver, thread_id: str) -> chains.Chain:
+        """From the index alone (no checkpoint read) unless the thread uses a DeltaChannel: then
+        its checkpoints' metadata says so (a checkpoint that replays one lists it in its
+        `counters_since_delta_snapshot`)."""
         assert isinstance(saver, RedisSaver)
-        fields = ("@checkpoint_ns", "@checkpoint_id", "@parent_checkpoint_id", "@__key")
-        chains: dict[str, list[dict[str, str]]] = {}
-        for row in _rows(saver, thread_id, *fields):
-            chains.setdefault(row["checkpoint_ns"], []).append(row)
-        doomed: dict[tuple[str, str], str] = {}
-        kept: list[dict[str, str]] = []
-        for chain in chains.values():
-            chain.sort(key=lambda row: row["checkpoint_id"], reverse=True)
-            kept += chain[:keep]
-            doomed.update(
-                ((r["checkpoint_ns"], r["checkpoint_id"]), r["__key"]) for r in chain[keep:]
-            )
+        fields = ("@checkpoint_ns", "@checkpoint_id", "@parent_checkpoint_id",
+                  "$.metadata", "AS", "metadata")  # fmt: skip
+        rows = list(_rows(saver, thread_id, *fields))
+        if any(_marks_delta(row.get("metadata", "")) for row in rows):
+            return super().chain(saver, thread_id)
+        return chains.Chain(thread_id, map(_node, rows))
+
+    def delete_checkpoints(self, saver: Saver, plan: Plan) -> None:
+        """Not one by one: the children of a deleted checkpoint, and each namespace's pointer
+        to its latest checkpoint, are set once."""
+        assert isinstance(saver, RedisSaver)
         client: Any = saver._redis
-        for row in kept:  # the oldest kept ones are roots now
-            if (row["checkpoint_ns"], row["parent_checkpoint_id"]) in doomed:
-                client.json().set(row["__key"], "$.parent_checkpoint_id", "")
-        _delete(saver, thread_id, doomed)
+        doomed, parents, latest = _plan_keys(saver._checkpoint_prefix, plan)
+        for key, parent in parents.items():
+            client.json().set(key, "$.parent_checkpoint_id", parent)
+        for pointer, newest in latest.items():
+            if _text(client.get(pointer) or b"") in doomed.values():
+                client.set(pointer, newest) if newest else client.delete(pointer)
+        _delete(saver, plan.thread_id, doomed)
 
     def delete_checkpoint(self, saver: Saver, target: CheckpointTuple) -> None:
         assert isinstance(saver, RedisSaver)

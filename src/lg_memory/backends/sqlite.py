@@ -16,9 +16,45 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from .. import transfer
+from ..chains import Plan
 from ..settings import DEFAULT_NAMESPACE, Settings
 from ..store import Stats, Thread, parent_id, saved_record
-from .base import Backend, Saver
+from ..threadops import AsyncThreadOps
+from .base import Backend, BackendThreadOps, Saver
+
+
+class LgSqliteSaver(BackendThreadOps, SqliteSaver):
+    """SqliteSaver with copy_thread, prune and delete_for_runs (see ../threadops.py)."""
+
+    @classmethod
+    def _lg_backend(cls) -> Backend:
+        return BACKEND
+
+
+class LgAsyncSqliteSaver(AsyncThreadOps[str], AsyncSqliteSaver):
+    """AsyncSqliteSaver with the same, async (see ../threadops.py)."""
+
+    async def _lg_adelete(self, plan: Plan) -> None:
+        async with self.lock:
+            try:
+                for statement, rows in _plan_statements(plan):
+                    await self.conn.executemany(statement, rows)
+            except BaseException:
+                await self.conn.rollback()
+                raise
+            await self.conn.commit()
+
+
+def _plan_statements(plan: Plan) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The statements (each with its rows) that delete what a plan says, in one transaction."""
+    where = "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?"
+    doomed = [(plan.thread_id, *key) for key in plan.keys]
+    return [
+        (f"UPDATE checkpoints SET parent_checkpoint_id = ? {where}",
+         [(parent, plan.thread_id, *key) for key, parent in plan.parents.items()]),
+        (f"DELETE FROM checkpoints {where}", doomed),
+        (f"DELETE FROM writes {where}", doomed),
+    ]  # fmt: skip
 
 
 def database_path(settings: Settings) -> str:
@@ -115,7 +151,7 @@ class SqliteBackend(Backend):
         # shared by the threads LangGraph runs nodes in.
         conn = sqlite3.connect(_created(settings), check_same_thread=False)
         try:
-            saver = SqliteSaver(conn)
+            saver = LgSqliteSaver(conn)
             saver.setup()
             yield saver
         finally:
@@ -124,7 +160,7 @@ class SqliteBackend(Backend):
     @asynccontextmanager
     async def aopen_saver(self, settings: Settings) -> AsyncIterator[AsyncSqliteSaver]:
         async with aiosqlite.connect(_created(settings)) as conn:
-            saver = AsyncSqliteSaver(conn)
+            saver = LgAsyncSqliteSaver(conn)
             await saver.setup()
             yield saver
 
@@ -215,6 +251,16 @@ class SqliteBackend(Backend):
                     "WHERE thread_id = ? AND checkpoint_ns = ? AND checkpoint_id = ?",
                     key,
                 )
+
+    def delete_checkpoints(self, saver: Saver, plan: Plan) -> None:
+        assert isinstance(saver, SqliteSaver)
+        with saver.cursor() as cur:  # one transaction, committed on exit
+            try:
+                for statement, rows in _plan_statements(plan):
+                    cur.executemany(statement, rows)
+            except BaseException:
+                saver.conn.rollback()
+                raise
 
     def vacuum(self, saver: Saver) -> None:
         """Give the space of deleted rows back to the file system."""
