@@ -3,8 +3,8 @@
     lg-memory setup [--preset P | --type T [--connection-string S] [--async] [--ttl N]]
     lg-memory list [--thread-id T] [--limit N]      lg-memory info
     lg-memory export [--thread-id T] [-o FILE]      lg-memory import FILE [--trust MODULE]
-    lg-memory clear [--thread-id T [--checkpoint-id C]] [--yes] [--backup FILE]
-    lg-memory prune (--keep-last N | --older-than 7d)   lg-memory check
+    lg-memory clear [--thread-id T [--checkpoint-id C]] [--yes | --dry-run] [--backup FILE]
+    lg-memory prune (--keep-last N | --older-than 7d) [--yes | --dry-run]   lg-memory check
     lg-memory migrate --to-type T [--connection-string S]      (a project: re-rendered, data moved)
     lg-memory migrate --from-type A [--from-connection-string X] --to-type B [...]  (data only)
 
