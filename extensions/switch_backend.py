@@ -7,14 +7,17 @@ migration, in the updated project. It
 2. compares the answers of the last commit (`git show HEAD:.copier-answers.yml`) with the new
    ones; nothing more to do when the backend and the namespace are the same;
 3. adds the new backend's variable to `.env` (keeping every other line), from the gitignored
-   `.lg-memory/connection.env` that the template renders with the new connection string;
+   `.lg-memory/connection.<type>.env` that an update renders with the new connection string;
 4. installs the project with the old backend's extra into `.venv` and runs the project's own
    `lg-memory migrate`, which backs up, imports, verifies and reports. When that cannot run or
-   fails, the move is left pending and the message says what to run to finish it.
+   fails, the move is left pending and the message says what to run to finish it, or to go
+   back: the plan records what the update changed (the commit it started from, each file it
+   touched or created), so that `lg-memory migrate --abort` can restore exactly those files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -32,15 +35,21 @@ MARKER = Path(".lg-memory") / "pending-migration.json"
 
 
 def main() -> int:
+    changed = switch_record()  # before this step changes anything
     connection = take_connection_line()
     conflicts = conflicted_files()
     if conflicts:
+        old, new = old_and_new()
+        back = (
+            f" To go back to {old[0]} instead, run `lg-memory migrate --abort` (before committing)."
+            if write_plan(old, new, switch=changed) and old is not None
+            else ""
+        )
         fail(
             "the update left merge conflicts in: " + ", ".join(conflicts) + ". Resolve them "
             "(search for '<<<<<<<'), commit, then run `lg-memory migrate --resume` if the "
-            "backend changed."
+            "backend changed." + back
         )
-        write_plan(*old_and_new())  # the data has not moved either
         return 1
     old, new = old_and_new()
     if old is None or old == new:
@@ -54,13 +63,15 @@ def main() -> int:
         say(f"switched to memory: the {old_type} checkpoints stay where they are")
         return 0
     old_saver = keep_custom_saver() if old_type == "custom" else None
-    write_plan(old, new, old_saver)
+    write_plan(old, new, old_saver, changed)
     lg_memory = project_command(old_type)
     finish = "lg-memory migrate --resume"
+    back = f"to go back to {old_type} instead, run `lg-memory migrate --abort`"
     if lg_memory is None:
         fail(
             f"the checkpoints of {old_type} are not moved yet: no .venv and no uv to make one. "
-            f"Install the project (pip install -e '.[{old_type}]'), then run: {finish}"
+            f"Install the project (pip install -e '.[{old_type}]'), then run: {finish}; or, "
+            f"{back}"
         )
         return 1
     say(f"moving the checkpoints: {old_type} ({old_ns}) -> {new_type} ({new_ns})")
@@ -69,10 +80,18 @@ def main() -> int:
         check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        fail(
-            f"the project now uses {new_type}, but its checkpoints have not moved yet (see the "
-            f"error above); the {old_type} store is untouched. Fix the cause, then run: {finish}"
-        )
+        if blocked():  # the move can never finish: no --resume to offer
+            fail(
+                f"the project now uses {new_type}, but its checkpoints cannot move there (see "
+                f"the error above); the {old_type} store is untouched. To go back to "
+                f"{old_type}, run: lg-memory migrate --abort"
+            )
+        else:
+            fail(
+                f"the project now uses {new_type}, but its checkpoints have not moved yet (see "
+                f"the error above); the {old_type} store is untouched. Fix the cause, then run: "
+                f"{finish}; or, {back}"
+            )
         return 1
     return 0
 
@@ -99,10 +118,15 @@ def where(answers: dict[str, Any]) -> tuple[str, str]:
 
 def take_connection_line() -> str:
     """The new backend's `.env` line, rendered by this update for this step only: a second
-    copy of a secret does not outlive it."""
-    rendered = Path(".lg-memory/connection.env")
-    line = rendered.read_text().strip() if rendered.is_file() else ""
-    rendered.unlink(missing_ok=True)
+    copy of a secret does not outlive it. Named after the type, so that Copier, which does not
+    regenerate a file the project deleted since the last render, renders it for a new type."""
+    answers = yaml.safe_load(Path(".copier-answers.yml").read_text())
+    new_type = where(answers)[0]
+    line = ""
+    for rendered in Path(".lg-memory").glob("connection.*.env"):
+        if rendered.name == f"connection.{new_type}.env":
+            line = rendered.read_text().strip()
+        rendered.unlink()
     return line
 
 
@@ -125,15 +149,64 @@ def merge_env(new_type: str, line: str) -> None:
 
 
 def write_plan(
-    old: tuple[str, str] | None, new: tuple[str, str], old_saver: str | None = None
-) -> None:
-    if old is None or old == new or "memory" in (old[0], new[0]) or MARKER.is_file():
-        return
+    old: tuple[str, str] | None,
+    new: tuple[str, str],
+    old_saver: str | None = None,
+    switch: dict[str, Any] | None = None,
+) -> bool:
+    """Record the move (unless one is pending already); whether one is pending now."""
+    if MARKER.is_file():
+        return True
+    if old is None or old == new or "memory" in (old[0], new[0]):
+        return False
     MARKER.parent.mkdir(exist_ok=True)
     (MARKER.parent / ".gitignore").write_text("*\n")
     plan = {"from_type": old[0], "from_namespace": old[1], "to_type": new[0],
-            "to_namespace": new[1], "backup": None, "from_custom_saver": old_saver}  # fmt: skip
+            "to_namespace": new[1], "backup": None, "from_custom_saver": old_saver,
+            "switch": switch}  # fmt: skip
     MARKER.write_text(json.dumps(plan, indent=2) + "\n")
+    return True
+
+
+def blocked() -> bool:
+    """Whether the pending move was found unable to ever finish."""
+    try:
+        return bool(json.loads(MARKER.read_text()).get("blocked"))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def switch_record() -> dict[str, Any] | None:
+    """What the update changed in the working tree (which was clean before it): the commit it
+    started from, the sha256 of each file it touched (null: deleted), and those it created."""
+    commit = git("rev-parse", "HEAD").strip()
+    if not commit:
+        return None
+    entries = git("status", "--porcelain=v1", "-z", "--untracked-files=all").split("\0")
+    files: dict[str, str | None] = {}
+    created: list[str] = []
+    entries.reverse()
+    while entries:
+        entry = entries.pop()
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC":  # renamed or copied: the source path follows
+            original = entries.pop() if entries else ""
+            if code[0] == "R" and original:
+                files[original] = None
+            created.append(path)
+        elif code == "??" or code[0] == "A":
+            created.append(path)
+        files[path] = digest(Path(path))
+    return {"commit": commit, "files": files, "created": sorted(created)}
+
+
+def digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
 
 
 def keep_custom_saver() -> str | None:

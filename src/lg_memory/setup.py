@@ -151,9 +151,18 @@ def switch(project: Path, data: dict[str, Any], template: str | None) -> int:
             **kwargs,
         )
     except subprocess.CalledProcessError as exc:  # the migration said what went wrong
+        from . import migrate
+
+        plan = migrate.pending(project)
+        if plan is not None and plan.blocked:  # it can never finish: no --resume to offer
+            raise CheckpointError(
+                f"the project's files switched, but its checkpoints cannot move (exit "
+                f"{exc.returncode}): {plan.way_back()}"
+            ) from None
         raise CheckpointError(
             f"the project's files switched, but its checkpoints did not move (exit {exc.returncode}"
-            "): fix the cause above, then run `lg-memory migrate --resume`"
+            "): fix the cause above, then run `lg-memory migrate --resume`; or "
+            + (plan.way_back() if plan else "`lg-memory migrate --abort` switches it back")
         ) from None
     after = load_settings(project=project)
     print(f"switched {project}: {before.label} -> {after.label} ({after.redacted or 'in process'})")

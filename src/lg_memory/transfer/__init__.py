@@ -7,12 +7,13 @@
 - `policy`: the type policy, which classes the values of an import may rebuild.
 - `importer`: importing an export, through a backend's bulk loader or the saver's API.
 - `versions`: channel versions converted to the kind the target saver produces.
+- `verbatim`: values read and written through a saver's API without being decoded.
 
 The names other modules use are importable from here.
 """
 
 from .format import FORMAT, JSON_FIELDS, VERSION, Json, Key, Summary, dumps, make_record, parse_json
-from .importer import Loader, import_checkpoints, indexed_writes
+from .importer import Loader, Unmovable, Untrusted, import_checkpoints, indexed_writes
 from .policy import TRUSTED_MODULES
 from .reader import Header, read_export
 from .values import (
@@ -26,6 +27,7 @@ from .values import (
     unpack_raw,
     value_bytes,
 )
+from .verbatim import verbatim
 from .versions import align_versions
 from .writer import export_checkpoints, export_records, iter_store, record
 
@@ -40,6 +42,8 @@ __all__ = [
     "Loader",
     "Summary",
     "Typed",
+    "Unmovable",
+    "Untrusted",
     "align_versions",
     "dumps",
     "export_checkpoints",
@@ -59,4 +63,5 @@ __all__ = [
     "typed",
     "unpack_raw",
     "value_bytes",
+    "verbatim",
 ]
