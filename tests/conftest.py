@@ -4,40 +4,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-import services
-
-REPO = Path(__file__).resolve().parents[1]
-
-# The environment variable a generated project reads its connection string from.
-URL_ENV = {"postgres": "POSTGRES_URL", "redis": "REDIS_URL", "mongodb": "MONGODB_URL"}
-_STARTERS = {
-    "postgres": services.start_postgres,
-    "redis": services.start_redis,
-    "mongodb": services.start_mongodb,
-}
-
-
-class Servers:
-    """Starts each server the first time a test asks for it; one of each per worker."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.started: dict[str, services.Server] = {}
-
-    def url(self, type_: str) -> str:
-        if type_ not in self.started:
-            workdir = self.workdir / type_
-            workdir.mkdir(parents=True, exist_ok=True)
-            self.started[type_] = _STARTERS[type_](workdir)
-        return self.started[type_].url
-
-    def stop(self) -> None:
-        for server in self.started.values():
-            server.stop()
+from services import Servers
 
 
 @pytest.fixture(scope="session")

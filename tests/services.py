@@ -354,6 +354,34 @@ STARTERS: dict[str, Callable[[Path], Server]] = {
 }
 
 
+# The environment variable a generated project reads its connection string from.
+URL_ENV = {"postgres": "POSTGRES_URL", "redis": "REDIS_URL", "mongodb": "MONGODB_URL"}
+_STARTERS = {
+    "postgres": start_postgres,
+    "redis": start_redis,
+    "mongodb": start_mongodb,
+}
+
+
+class Servers:
+    """Starts each server the first time a test asks for it; one of each per worker."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.started: dict[str, Server] = {}
+
+    def url(self, type_: str) -> str:
+        if type_ not in self.started:
+            workdir = self.workdir / type_
+            workdir.mkdir(parents=True, exist_ok=True)
+            self.started[type_] = _STARTERS[type_](workdir)
+        return self.started[type_].url
+
+    def stop(self) -> None:
+        for server in self.started.values():
+            server.stop()
+
+
 def main(args: list[str]) -> int:
     """``up [NAME ...]``: start servers, print their URLs, serve until a signal."""
     names = args[1:] or list(STARTERS)

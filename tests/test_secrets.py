@@ -13,7 +13,7 @@ from lg_memory import catalog
 from lg_memory.cli import main as lg_memory
 from lg_memory.settings import redact
 
-from conftest import Servers
+from services import Servers
 
 SECRET = "S3cr3t-word"
 

@@ -20,12 +20,12 @@ from typing import Any
 
 from copier import run_copy
 
-from conftest import REPO
 
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "extensions"))
 import backends as catalogue  # noqa: E402  (the template's view of the catalogue)
 
-__all__ = ["TEMPLATE", "catalogue", "git", "install", "render", "run"]
+__all__ = ["REPO", "TEMPLATE", "catalogue", "git", "install", "render", "run"]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",

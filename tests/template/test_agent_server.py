@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import Servers
+from services import Servers
 from rendering import install, render, run
 
 CLIENT = """

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from conftest import Servers
+from services import Servers
 from rendering import install, render, run
 
 # A graph whose second node takes a while, so a second run finds the thread busy.

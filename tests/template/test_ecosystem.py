@@ -17,8 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from conftest import REPO
-from rendering import catalogue, render
+from rendering import REPO, catalogue, render
 
 TYPES = ["memory", "sqlite", "postgres", "redis", "mongodb", "custom"]
 SERVERS = ["postgres", "redis", "mongodb"]  # the types with a server to start

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import URL_ENV, Servers
+from services import URL_ENV, Servers
 from rendering import catalogue, install, render, run
 
 TYPES = ["memory", "sqlite", "postgres", "redis", "mongodb", "custom"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Servers
+from services import Servers
 from rendering import TEMPLATE, git, install, run
 
 LG_MEMORY = str(Path(sys.executable).parent / "lg-memory")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from copier import run_copy
 
-from conftest import URL_ENV, Servers
+from services import URL_ENV, Servers
 from rendering import TEMPLATE, git, install, run
 
 # Every backend is switched from and to once, through `copier update` and the project's own

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from test_switch import FILL, clean_env, counts, lg_memory, project, update
 
-from conftest import Servers
+from services import Servers
 from rendering import TEMPLATE, git, install, run
 
 # A model of the user's own module (outside the project's package, and not importable by the
