@@ -235,7 +235,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             dry_run=args.dry_run,
             progress=tick,
             loader=backend.loader(saver),
-            allowed_modules=trusted_modules(settings, args.trust),
+            allowed_modules=[*trusted_modules(settings, args.trust), *serde_allows(saver)],
         )
     verb = "would import" if args.dry_run else "imported"
     print(
@@ -480,6 +480,15 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def serde_allows(saver: Saver) -> list[str]:
+    """The classes the saver's own serializer was told to rebuild (`allowed_msgpack_modules`),
+    as `module:Class`: an import trusts them too."""
+    allowlist = getattr(saver.serde, "_allowed_msgpack_modules", None)
+    if not isinstance(allowlist, set | frozenset | list | tuple):
+        return []  # None (strict: safe types only) or True (everything: trusts nothing more)
+    return [f"{key[0]}:{key[1]}" for key in allowlist if isinstance(key, tuple) and len(key) >= 2]
 
 
 def trusted_modules(settings: Settings, extra: list[str] | None) -> list[str]:

@@ -55,7 +55,11 @@ class TypePolicy:
     """Decides which types the values of an export may name, without building any object."""
 
     def __init__(self, allowed_modules: Iterable[str] = ()) -> None:
-        self.modules = (*TRUSTED_MODULES, *allowed_modules)
+        """`allowed_modules`: modules whose classes may be rebuilt, or `module:Class` entries
+        for one class each (what a serializer's `allowed_msgpack_modules` names)."""
+        entries = list(allowed_modules)
+        self.classes = {tuple(e.split(":", 1)) for e in entries if ":" in e}
+        self.modules = (*TRUSTED_MODULES, *(e for e in entries if ":" not in e))
         self.approved: set[tuple[str, str]] = set()  # classes checked and found trusted
         self._verdicts: dict[tuple[str, str], str | None] = {}
 
@@ -135,7 +139,8 @@ class TypePolicy:
                 "process can rebuild it. Move the class into a module of your project, "
                 "write the state again, and export it again"
             )
-        if not self._trusts(module):
+        one_class = (module, name) in self.classes
+        if not one_class and not self._trusts(module):
             return f"{untrusted}; if you trust that module, add --trust {module}"
         try:
             obj = getattr(importlib.import_module(module), name)
@@ -144,7 +149,7 @@ class TypePolicy:
         if (
             not inspect.isclass(obj)
             or issubclass(obj, BaseException)
-            or not self._trusts(obj.__module__)
+            or not (one_class and obj.__module__ == module or self._trusts(obj.__module__))
         ):
             return untrusted
         return None
