@@ -17,13 +17,14 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from lg_memory import Settings, backends, open_checkpointer
+from lg_memory import Settings, backends, catalog, open_checkpointer
 from lg_memory.transfer import Summary, export_checkpoints, import_checkpoints, iter_store
 
 Saver = BaseCheckpointSaver[Any]
 
-TYPES = ("memory", "sqlite", "postgres", "redis", "mongodb", "custom")
-SERVER_TYPES = ("postgres", "redis", "mongodb")
+TYPES = tuple(catalog.BACKENDS)
+# The backends with a server of their own (a compose image): tests/services.py starts them.
+SERVER_TYPES = tuple(t for t in TYPES if catalog.BACKENDS[t].get("image"))
 # Backends whose `loader` writes export records as they are (an import's second path).
 BULK_TYPES = tuple(t for t in TYPES if backends.load(t).bulk_loads)
 # Backends that read export records from their tables (not through the saver's `list()`).
