@@ -33,7 +33,7 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager, closing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -227,25 +227,41 @@ def _export_file(
         n += 1
         path = backups / f"{settings.type}-{settings.namespace}-{stamp}{suffix}-{n}.jsonl"
     partial = path.with_name(path.name + ".partial")
+    index: dict[str, _Thread] = {}
     try:
-        with open(partial, "wb") as out, progress as tick:
-            if threads is None:
-                export_to(backend, saver, settings, out, None, tick)
-            else:
-                with transfer.verbatim(saver):
-                    transfer.export_records(
-                        _closed_each(backend, saver, threads),
-                        out,
-                        source={"type": settings.type, "namespace": settings.namespace},
-                        progress=tick,
-                    )
+        with (
+            open(partial, "wb") as out,
+            progress as tick,
+            transfer.verbatim(saver),
+            closing(
+                backend.records(saver, None)
+                if threads is None
+                else _closed_each(backend, saver, threads)
+            ) as records,
+        ):
+            transfer.export_records(
+                _indexed(records, index),
+                out,
+                source={"type": settings.type, "namespace": settings.namespace},
+                progress=tick,
+            )
         partial.replace(path)  # verified (count, checksum) by the import, before it writes
     finally:
         partial.unlink(missing_ok=True)
+    _WRITTEN[path] = index
     return path
 
 
-def _closed_each(backend: Backend, saver: store.Saver, threads: list[str]) -> Iterator[Any]:
+def _indexed(records: Iterable[transfer.Json], index: dict[str, _Thread]) -> Iterator[Any]:
+    """The records, noted in `index` as they pass (the file need not be read again for it)."""
+    for rec in records:
+        thread = index.setdefault(rec["thread_id"], _Thread())
+        thread.keys.add((rec["checkpoint_ns"], rec["checkpoint_id"]))
+        thread.writes += len(rec["writes"])
+        yield rec
+
+
+def _closed_each(backend: Backend, saver: store.Saver, threads: list[str]) -> Generator[Any]:
     for thread_id in threads:
         with closing(backend.records(saver, thread_id)) as records:
             yield from records
@@ -262,8 +278,13 @@ class _Thread:
     writes: int = 0
 
 
+_WRITTEN: dict[Path, dict[str, _Thread]] = {}  # the index of each export this process wrote
+
+
 def _index(path: Path) -> dict[str, _Thread]:
     """The threads of an export, with the keys of their checkpoints."""
+    if path in _WRITTEN:
+        return _WRITTEN[path]
     found: dict[str, _Thread] = {}
     with path.open("rb") as f:
         for line in _body(f):
