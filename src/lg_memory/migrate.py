@@ -228,6 +228,7 @@ def _export_file(
         path = backups / f"{settings.type}-{settings.namespace}-{stamp}{suffix}-{n}.jsonl"
     partial = path.with_name(path.name + ".partial")
     index: dict[str, _Thread] = {}
+    order: list[tuple[str, Key]] = []
     try:
         with (
             open(partial, "wb") as out,
@@ -240,7 +241,7 @@ def _export_file(
             ) as records,
         ):
             transfer.export_records(
-                _indexed(records, index),
+                _indexed(records, index, order),
                 out,
                 source={"type": settings.type, "namespace": settings.namespace},
                 progress=tick,
@@ -249,14 +250,20 @@ def _export_file(
     finally:
         partial.unlink(missing_ok=True)
     _WRITTEN[path] = index
+    _ORDER[path] = order
     return path
 
 
-def _indexed(records: Iterable[transfer.Json], index: dict[str, _Thread]) -> Iterator[Any]:
-    """The records, noted in `index` as they pass (the file need not be read again for it)."""
+def _indexed(
+    records: Iterable[transfer.Json], index: dict[str, _Thread], order: list[tuple[str, Key]]
+) -> Iterator[Any]:
+    """The records, noted in `index` and `order` (the key of each line) as they pass: the file
+    need not be parsed again for them."""
     for rec in records:
         thread = index.setdefault(rec["thread_id"], _Thread())
-        thread.keys.add((rec["checkpoint_ns"], rec["checkpoint_id"]))
+        key = (rec["checkpoint_ns"], rec["checkpoint_id"])
+        thread.keys.add(key)
+        order.append((rec["thread_id"], key))
         thread.writes += len(rec["writes"])
         yield rec
 
@@ -279,6 +286,7 @@ class _Thread:
 
 
 _WRITTEN: dict[Path, dict[str, _Thread]] = {}  # the index of each export this process wrote
+_ORDER: dict[Path, list[tuple[str, Key]]] = {}  # and the key of each of its lines, in order
 
 
 def _index(path: Path) -> dict[str, _Thread]:
@@ -500,7 +508,7 @@ class _Move:
                 found = _Cursor(_each(backend, saver, wanted))
             done = 0
             try:
-                for thread_id, lines in _grouped_lines(_body(f)):
+                for thread_id, lines in _grouped_lines(_body(f), _ORDER.get(path)):
                     if thread_id in self.skip:
                         continue
                     theirs = found.get(thread_id)
@@ -588,15 +596,24 @@ def _each(backend: Backend, saver: store.Saver, threads: list[str]) -> Iterator[
         yield thread_id, lines
 
 
-def _grouped_lines(lines: Iterable[bytes]) -> Iterator[Group]:
+def _grouped_lines(
+    lines: Iterable[bytes], order: list[tuple[str, Key]] | None = None
+) -> Iterator[Group]:
+    """The lines by thread, keyed by checkpoint: the keys are `order`'s, when this process
+    wrote the file, else read from the lines."""
+    keys = iter(order) if order is not None else None
     current: Group | None = None
     for line in lines:
-        rec = transfer.parse_json(line)
-        if current is None or current[0] != rec["thread_id"]:
+        if keys is not None:
+            thread_id, key = next(keys)
+        else:
+            rec = transfer.parse_json(line)
+            thread_id, key = rec["thread_id"], (rec["checkpoint_ns"], rec["checkpoint_id"])
+        if current is None or current[0] != thread_id:
             if current is not None:
                 yield current
-            current = (rec["thread_id"], {})
-        current[1][(rec["checkpoint_ns"], rec["checkpoint_id"])] = line
+            current = (thread_id, {})
+        current[1][key] = line
     if current is not None:
         yield current
 
