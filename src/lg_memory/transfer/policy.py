@@ -29,7 +29,7 @@ from langgraph.checkpoint.serde import jsonplus
 # what LANGGRAPH_STRICT_MSGPACK documents.
 from langgraph.checkpoint.serde._msgpack import SAFE_MSGPACK_METHODS, SAFE_MSGPACK_TYPES
 
-from .values import MSGPACK_OPTIONS, VALUE_KINDS, Typed, msgpack_end
+from .values import MSGPACK_OPTIONS, VALUE_KINDS, Typed, one_object
 
 # Modules whose classes an import may rebuild, besides LangGraph's safe list (and the
 # project's own package, which the caller adds).
@@ -94,7 +94,7 @@ class TypePolicy:
                 raise _Refused(reason)
 
         def exact(value: bytes) -> None:
-            if not value or msgpack_end(value) != len(value):
+            if not value or not one_object(value):
                 refusals.append("the value is not one msgpack object (damaged?)")
                 raise _Refused(refusals[-1])
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 from typing import Any
 
+import msgpack
 import ormsgpack
 from langgraph.checkpoint.serde import jsonplus
 from langgraph.checkpoint.serde.base import SerializerProtocol
@@ -95,45 +96,11 @@ def raw_value(value: Typed) -> Any:
     return {"null": None, "bytes": data, "bytearray": bytearray(data)}[kind]
 
 
-def msgpack_end(data: bytes) -> int:
-    """Where the first msgpack object of `data` ends (a decoder reads no further, so a value
-    holding more than one object would lose the rest unseen); ValueError if it is cut short."""
-    pos, pending = 0, 1  # objects still to read
-    while pending:
-        pending -= 1
-        head = data[pos]
-        pos += 1
-        if head <= 0x7F or head >= 0xE0 or head in (0xC0, 0xC2, 0xC3):  # fixint, nil, bool
-            continue
-        if 0x80 <= head <= 0x8F:  # fixmap
-            pending += 2 * (head & 0x0F)
-        elif 0x90 <= head <= 0x9F:  # fixarray
-            pending += head & 0x0F
-        elif 0xA0 <= head <= 0xBF:  # fixstr
-            pos += head & 0x1F
-        elif head in _SIZED:  # str, bin, ext: a length, then (ext) a type byte, then bytes
-            width, extra = _SIZED[head]
-            pos += width + extra + int.from_bytes(data[pos : pos + width], "big")
-        elif head in _FIXED:  # numbers, fixext
-            pos += _FIXED[head]
-        elif head in _CONTAINERS:  # array16/32, map16/32
-            width, per_item = _CONTAINERS[head]
-            pending += per_item * int.from_bytes(data[pos : pos + width], "big")
-            pos += width
-        else:
-            raise ValueError(f"invalid msgpack byte {head:#x}")
-        if pos > len(data):
-            raise ValueError("msgpack value cut short")
-    return pos
-
-
-_SIZED = {
-    0xD9: (1, 0), 0xDA: (2, 0), 0xDB: (4, 0),  # str8/16/32
-    0xC4: (1, 0), 0xC5: (2, 0), 0xC6: (4, 0),  # bin8/16/32
-    0xC7: (1, 1), 0xC8: (2, 1), 0xC9: (4, 1),  # ext8/16/32
-}  # fmt: skip
-_FIXED = {
-    0xCA: 4, 0xCB: 8, 0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8, 0xD0: 1, 0xD1: 2, 0xD2: 4, 0xD3: 8,
-    0xD4: 2, 0xD5: 3, 0xD6: 5, 0xD7: 9, 0xD8: 17,  # fixext 1/2/4/8/16: type byte + data
-}  # fmt: skip
-_CONTAINERS = {0xDC: (2, 1), 0xDD: (4, 1), 0xDE: (2, 2), 0xDF: (4, 2)}
+def one_object(data: bytes) -> bool:
+    """Whether `data` is exactly one msgpack object: a decoder reads only the first, so a value
+    holding more would lose the rest unseen (msgpack's C decoder refuses extra data)."""
+    try:
+        msgpack.unpackb(data, raw=True, use_list=False, strict_map_key=False)
+    except Exception:  # ExtraData, cut short, malformed: not one whole object
+        return False
+    return True
