@@ -228,7 +228,6 @@ def _export_file(
         path = backups / f"{settings.type}-{settings.namespace}-{stamp}{suffix}-{n}.jsonl"
     partial = path.with_name(path.name + ".partial")
     index: dict[str, _Thread] = {}
-    order: list[tuple[str, Key]] = []
     try:
         with (
             open(partial, "wb") as out,
@@ -241,7 +240,7 @@ def _export_file(
             ) as records,
         ):
             transfer.export_records(
-                _indexed(records, index, order),
+                _indexed(records, index),
                 out,
                 source={"type": settings.type, "namespace": settings.namespace},
                 progress=tick,
@@ -250,20 +249,14 @@ def _export_file(
     finally:
         partial.unlink(missing_ok=True)
     _WRITTEN[path] = index
-    _ORDER[path] = order
     return path
 
 
-def _indexed(
-    records: Iterable[transfer.Json], index: dict[str, _Thread], order: list[tuple[str, Key]]
-) -> Iterator[Any]:
-    """The records, noted in `index` and `order` (the key of each line) as they pass: the file
-    need not be parsed again for them."""
+def _indexed(records: Iterable[transfer.Json], index: dict[str, _Thread]) -> Iterator[Any]:
+    """The records, noted in `index` as they pass (the file need not be read again for it)."""
     for rec in records:
         thread = index.setdefault(rec["thread_id"], _Thread())
-        key = (rec["checkpoint_ns"], rec["checkpoint_id"])
-        thread.keys.add(key)
-        order.append((rec["thread_id"], key))
+        thread.keys.add((rec["checkpoint_ns"], rec["checkpoint_id"]))
         thread.writes += len(rec["writes"])
         yield rec
 
@@ -286,7 +279,6 @@ class _Thread:
 
 
 _WRITTEN: dict[Path, dict[str, _Thread]] = {}  # the index of each export this process wrote
-_ORDER: dict[Path, list[tuple[str, Key]]] = {}  # and the key of each of its lines, in order
 
 
 def _index(path: Path) -> dict[str, _Thread]:
@@ -508,7 +500,7 @@ class _Move:
                 found = _Cursor(_each(backend, saver, wanted))
             done = 0
             try:
-                for thread_id, lines in _grouped_lines(_body(f), _ORDER.get(path)):
+                for thread_id, lines in _grouped_lines(_body(f)):
                     if thread_id in self.skip:
                         continue
                     theirs = found.get(thread_id)
@@ -596,24 +588,15 @@ def _each(backend: Backend, saver: store.Saver, threads: list[str]) -> Iterator[
         yield thread_id, lines
 
 
-def _grouped_lines(
-    lines: Iterable[bytes], order: list[tuple[str, Key]] | None = None
-) -> Iterator[Group]:
-    """The lines by thread, keyed by checkpoint: the keys are `order`'s, when this process
-    wrote the file, else read from the lines."""
-    keys = iter(order) if order is not None else None
+def _grouped_lines(lines: Iterable[bytes]) -> Iterator[Group]:
     current: Group | None = None
     for line in lines:
-        if keys is not None:
-            thread_id, key = next(keys)
-        else:
-            rec = transfer.parse_json(line)
-            thread_id, key = rec["thread_id"], (rec["checkpoint_ns"], rec["checkpoint_id"])
-        if current is None or current[0] != thread_id:
+        rec = transfer.parse_json(line)
+        if current is None or current[0] != rec["thread_id"]:
             if current is not None:
                 yield current
-            current = (thread_id, {})
-        current[1][key] = line
+            current = (rec["thread_id"], {})
+        current[1][(rec["checkpoint_ns"], rec["checkpoint_id"])] = line
     if current is not None:
         yield current
 
