@@ -133,10 +133,6 @@ class Chain:
             if n.marked:
                 self.marked.add(n.ns)
 
-    @property
-    def uses_delta(self) -> bool:
-        return bool(self.marked) or any(self.delta.values())
-
     def replayed(self, n: Node) -> set[str]:
         """The channels LangGraph rebuilds at `n` from its ancestors."""
         if n.ns in self.marked:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -52,7 +52,6 @@ class Settings:
     package: str | None = None
     project: Path | None = None  # where backups and a pending move are kept (default: cwd)
     custom_saver: str | None = None  # `module:Class` of a custom saver
-    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -128,7 +127,6 @@ def load_settings(
         package=package,
         project=root,
         custom_saver=custom,
-        extra=env,
     )
 
 
