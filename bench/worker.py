@@ -25,7 +25,7 @@ from typing import Any
 from lg_memory import load_settings, open_checkpointer
 from lg_memory.settings import DEFAULT_NAMESPACE
 
-GRAPH = Path(__file__).resolve().parents[1] / "template/src/{{ package_name }}/graph.py"
+GRAPH = Path(__file__).resolve().parents[1] / "template/{{ package_dir }}/graph.py"
 
 
 def example_graph() -> ModuleType:

@@ -70,6 +70,9 @@ class BackendsExtension(Extension):
             namespace_error=catalog.namespace_error,
             ttl_error=catalog.ttl_error,
             lg_memory_requirement=lg_memory_requirement,
+            env_values=catalog.env_values,
+            env_example=catalog.env_example,
+            server_checkpointer=catalog.server_checkpointer,
         )
         environment.globals.update(globals_)
         environment.filters.update(package_name=catalog.package_name, dist_name=catalog.dist_name)

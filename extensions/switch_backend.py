@@ -4,10 +4,12 @@ Run by Copier (its own interpreter, which has no LangGraph) as an unversioned `a
 migration, in the updated project. It
 
 1. stops with the names of the files when the update left merge conflicts;
-2. compares the answers of the last commit (`git show HEAD:.copier-answers.yml`) with the new
-   ones; nothing more to do when the backend and the namespace are the same;
+2. compares the answers of the last commit (`git show HEAD:<answers file>`, the file given as
+   the argument) with the new ones; nothing more to do when the backend and the namespace are
+   the same;
 3. adds the new backend's variable to `.env` (keeping every other line), from the gitignored
    `.lg-memory/connection.<type>.env` that an update renders with the new connection string;
+   in an existing project that lg-memory set up, extends its files as setup did (adopt.py);
 4. installs the project with the old backend's extra into `.venv` and runs the project's own
    `lg-memory migrate`, which backs up, imports, verifies and reports. When that cannot run or
    fails, the move is left pending and the message says what to run to finish it, or to go
@@ -32,11 +34,22 @@ sys.path.insert(0, str(Path(__file__).parent))
 from backends import BACKENDS, preset_value  # noqa: E402  (the template's catalogue)
 
 MARKER = Path(".lg-memory") / "pending-migration.json"
+ANSWERS = Path(sys.argv[1] if len(sys.argv) > 1 else ".copier-answers.yml")
 
 
 def main() -> int:
     changed = switch_record()  # before this step changes anything
     connection = take_connection_line()
+    existing = yaml.safe_load(ANSWERS.read_text()).get("project_kind") == "existing"
+    handoff = None
+    if existing:
+        from adopt import adopt, apply
+
+        try:
+            handoff = apply(Path.cwd())  # the project's own files, as setup extended them
+        except adopt.Refusal as exc:
+            fail(f"{exc}; the update's other files are in place: review them with git diff")
+            return 1
     conflicts = conflicted_files()
     if conflicts:
         old, new = old_and_new()
@@ -55,7 +68,8 @@ def main() -> int:
     if old is None or old == new:
         return 0
     (old_type, old_ns), (new_type, new_ns) = old, new
-    merge_env(new_type, connection)
+    if not existing:
+        merge_env(new_type, connection)
     if old_type == "memory":
         say(f"switched from memory to {new_type}: an in-memory store has nothing to move")
         return 0
@@ -64,7 +78,7 @@ def main() -> int:
         return 0
     old_saver = keep_custom_saver() if old_type == "custom" else None
     write_plan(old, new, old_saver, changed)
-    lg_memory = project_command(old_type)
+    lg_memory = project_command(old_type, handoff)
     finish = "lg-memory migrate --resume"
     back = f"to go back to {old_type} instead, run `lg-memory migrate --abort`"
     if lg_memory is None:
@@ -103,8 +117,8 @@ def conflicted_files() -> list[str]:
 
 
 def old_and_new() -> tuple[tuple[str, str] | None, tuple[str, str]]:
-    new = where(yaml.safe_load(Path(".copier-answers.yml").read_text()))
-    committed = git("show", "HEAD:.copier-answers.yml")
+    new = where(yaml.safe_load(ANSWERS.read_text()))
+    committed = git("show", f"HEAD:{ANSWERS.as_posix()}")
     old = where(yaml.safe_load(committed)) if committed else None
     return old, new
 
@@ -120,7 +134,7 @@ def take_connection_line() -> str:
     """The new backend's `.env` line, rendered by this update for this step only: a second
     copy of a secret does not outlive it. Named after the type, so that Copier, which does not
     regenerate a file the project deleted since the last render, renders it for a new type."""
-    answers = yaml.safe_load(Path(".copier-answers.yml").read_text())
+    answers = yaml.safe_load(ANSWERS.read_text())
     new_type = where(answers)[0]
     line = ""
     for rendered in Path(".lg-memory").glob("connection.*.env"):
@@ -212,9 +226,10 @@ def digest(path: Path) -> str | None:
 def keep_custom_saver() -> str | None:
     """The custom saver of the last commit, which the update removed: the old store can only
     be read with it. Kept in .lg-memory/ (gitignored) until the move is done."""
-    package = yaml.safe_load(Path(".copier-answers.yml").read_text()).get("package_name")
-    committed = git("show", f"HEAD:src/{package}/saver.py")
-    if not committed or Path(f"src/{package}/saver.py").is_file():
+    answers = yaml.safe_load(ANSWERS.read_text())
+    folder = answers.get("package_dir") or f"src/{answers.get('package_name')}"
+    committed = git("show", f"HEAD:{folder}/saver.py")
+    if not committed or Path(f"{folder}/saver.py").is_file():
         return None  # still there, or never rendered: CUSTOM_SAVER says where it is
     kept = MARKER.parent / "custom_saver.py"
     kept.parent.mkdir(exist_ok=True)
@@ -222,18 +237,23 @@ def keep_custom_saver() -> str | None:
     return f"{kept}:FileCheckpointSaver"
 
 
-def project_command(old_type: str) -> list[str] | None:
+def project_command(old_type: str, handoff: dict[str, Any] | None) -> list[str] | None:
     """`lg-memory` of the project's .venv, installed with the old backend's packages too."""
     venv = Path(".venv")
     python = venv / "bin" / "python"
-    extras = ",".join(["dev", *([old_type] if BACKENDS[old_type]["packages"] else [])])
+    old = [old_type] if BACKENDS[old_type]["packages"] else []
+    if handoff is None:  # a project lg-memory rendered: its extras name the backends
+        packages = ["-e", f".[{','.join(['dev', *old])}]"]
+    else:  # an existing project: itself (now with the new backend's), and the old driver
+        own = ["-r", "requirements.txt"] if not Path("pyproject.toml").is_file() else ["-e", "."]
+        packages = [*own, handoff["requirement_any"].format(extras=",".join(["setup", *old]))]
     uv = shutil.which("uv")
     if uv:
         if not python.exists():
             run([uv, "venv", "-q", str(venv)])
-        ok = run([uv, "pip", "install", "-q", "-p", str(python), "-e", f".[{extras}]"])
+        ok = run([uv, "pip", "install", "-q", "-p", str(python), *packages])
     elif python.exists():
-        ok = run([str(python), "-m", "pip", "install", "-q", "-e", f".[{extras}]"])
+        ok = run([str(python), "-m", "pip", "install", "-q", *packages])
     else:
         return None
     return [str(venv / "bin" / "lg-memory")] if ok else None

@@ -14,7 +14,8 @@ Connection strings come from the environment (and `.env`): `CHECKPOINT_DB_PATH`,
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
+import atexit
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, ExitStack
 
 from . import backends
 from .backends import Saver
@@ -29,6 +30,7 @@ __all__ = [
     "Settings",
     "ThreadOps",
     "aopen_checkpointer",
+    "checkpointer",
     "load_settings",
     "open_checkpointer",
 ]
@@ -44,3 +46,17 @@ def aopen_checkpointer(settings: Settings | None = None) -> AbstractAsyncContext
     """The async counterpart of `open_checkpointer`, for `ainvoke` / `astream`."""
     settings = settings or load_settings()
     return backends.load(settings.type).aopen_saver(settings)
+
+
+_OPEN: dict[Settings, Saver] = {}
+_AT_EXIT = ExitStack()
+atexit.register(_AT_EXIT.close)
+
+
+def checkpointer(settings: Settings | None = None) -> Saver:
+    """A checkpointer open until the process exits (one per settings): for a graph compiled
+    at import time, `graph = builder.compile(checkpointer=checkpointer())`."""
+    settings = settings or load_settings()
+    if settings not in _OPEN:
+        _OPEN[settings] = _AT_EXIT.enter_context(open_checkpointer(settings))
+    return _OPEN[settings]

@@ -188,3 +188,38 @@ def ttl_error(value: Any) -> str:
     if not re.fullmatch(r"\d+", text):
         return f"ttl must be a whole number of seconds, 0 or more (0 = no expiry), got {text!r}"
     return ""
+
+
+def env_values(type_: str, connection_string: str, ttl: Any) -> dict[str, str]:
+    """The `.env` variables of a project on `type_` (the connection string among them)."""
+    values: dict[str, str] = {}
+    if env := BACKENDS[type_]["env"]:
+        values[env] = connection_string
+    if type_ == "redis":
+        values["REDIS_TTL"] = str(int(ttl or 0))
+    elif type_ == "mongodb":
+        values["MONGODB_DB"] = "langgraph"
+    return values
+
+
+def env_example(type_: str, ttl: Any, namespace: str) -> list[str]:
+    """The `.env.example` lines of a project on `type_` (defaults; commented: optional)."""
+    if type_ == "memory":
+        lines = ["# In-memory checkpointer: nothing to configure."]
+    else:
+        lines = [f"{k}={v}" for k, v in env_values(type_, BACKENDS[type_]["default"], ttl).items()]
+    if type_ not in ("redis", "memory"):
+        lines.append(f"# CHECKPOINT_TTL={int(ttl or 0)}")
+    return [*lines, f"# CHECKPOINT_NAMESPACE={namespace}"]
+
+
+def server_checkpointer(module: str, type_: str, ttl: Any) -> dict[str, Any] | None:
+    """`checkpointer` of langgraph.json: the Agent Server opens the project's own (None for
+    the in-memory type: the server keeps threads itself)."""
+    if type_ == "memory":
+        return None
+    block: dict[str, Any] = {"path": f"{module}.aopen_checkpointer"}
+    if int(ttl or 0):  # the server's sweep deletes threads idle longer (minutes)
+        minutes = -(-int(ttl) // 60)
+        block["ttl"] = {"strategy": "delete", "sweep_interval_minutes": 60, "default_ttl": minutes}
+    return block

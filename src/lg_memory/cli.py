@@ -393,7 +393,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         from . import setup
 
         data = setup.answers_from_flags(argparse.Namespace(**{**vars(args), "type": args.to_type}))
-        return setup.switch(project, data, args.template)
+        return setup.switch(project, data)
     source, target = migrate.settings_pair(args, settings)
     trust = trusted_modules(settings, args.trust)
     print(
@@ -533,6 +533,10 @@ def parser() -> argparse.ArgumentParser:
     p = command("setup", cmd_setup, "give a project durable memory (renders the template)")
     answers(p)
     p.add_argument("--project-name", help="for a new project (default: the directory's name)")
+    p.add_argument("--wire", metavar="FILE.py:VARIABLE",
+                   help="give this module-level compile() the checkpointer")  # fmt: skip
+    p.add_argument("--interrupt-before", metavar="NODE,...", type=lambda v: v.split(","),
+                   help="with --wire: pause before these nodes (human-in-the-loop)")  # fmt: skip
     p = command("list", cmd_list, "list threads and their checkpoints")
     p.add_argument("--thread-id", type=nonempty("--thread-id"))
     p.add_argument("--limit", type=positive("--limit"), default=20, help="threads, newest first")

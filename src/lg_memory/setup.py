@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import backends, catalog
+from . import adopt, backends, catalog
 from .settings import CheckpointError, Settings, answers_file, load_settings
 
 BUNDLED = Path(__file__).parent / "template"  # in a wheel: the template it was built with
@@ -99,36 +99,91 @@ def answers_from_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """`lg-memory setup`: render a new project, or switch an existing one's backend."""
+    """`lg-memory setup`: render a new project, give memory to one that exists, or switch the
+    backend of one set up before."""
     project = Path(args.project).resolve()
     data = answers_from_flags(args)
+    if args.interrupt_before and not args.wire:
+        raise CheckpointError("--interrupt-before goes with --wire FILE.py:VARIABLE")
     if answers_file(project) is not None:  # set up before: setup again switches the backend
-        return switch(project, data, args.template)
-    if project.exists() and any(p.name != ".git" for p in project.iterdir()):
-        raise CheckpointError(
-            f"{project} is not empty and was not set up by lg-memory: give setup a new "
-            "directory (--project DIR)"
-        )
+        if args.wire and not data:
+            return wire(project, args, clean=True)
+        code = switch(project, data)
+        return wire(project, args, clean=False) if args.wire and code == 0 else code
+    try:
+        existing = adopt.kind(project) == "existing"
+    except adopt.Refusal as exc:
+        raise CheckpointError(str(exc)) from None
+    if args.wire and not existing:
+        raise CheckpointError("--wire is for a project that exists: a new one is wired already")
     copier = _copier()
     source, ref = (args.template, None) if args.template else template_source()
-    data.setdefault("project_name", args.project_name or project.name)
+    if existing:
+        data["project_kind"] = "existing"
+    else:
+        data.setdefault("project_name", args.project_name or project.name)
     interactive = sys.stdin.isatty() and not args.yes
-    copier.run_copy(
-        source,
-        project,
-        data=data,
-        vcs_ref=ref,
-        defaults=not interactive,
-        unsafe=True,
-        quiet=not interactive,
-    )
+    kwargs = {"answers_file": adopt.ANSWERS_FILE} if existing else {}
+    try:
+        copier.run_copy(
+            source,
+            project,
+            data=data,
+            vcs_ref=ref,
+            defaults=not interactive,
+            unsafe=True,
+            quiet=not interactive,
+            **kwargs,
+        )
+    except subprocess.CalledProcessError as exc:  # the edits of an existing project said why
+        raise CheckpointError(
+            f"setup could not extend the project's files (exit {exc.returncode})"
+        ) from None
     settings = load_settings(project=project)
     print(f"set up {project}: {settings.label} checkpointer ({settings.redacted or 'in process'})")
+    if existing:
+        report(project, args)
     print(connectivity(settings, project))
     return 0
 
 
-def switch(project: Path, data: dict[str, Any], template: str | None) -> int:
+def report(project: Path, args: argparse.Namespace) -> None:
+    """What setup changed in an existing project, and the compile calls it left alone."""
+    changed = _git(project, "status", "--porcelain", "--untracked-files=all") or ""
+    print("changed (review with git diff): " + ", ".join(line[3:] for line in changed.splitlines()))
+    if args.wire:
+        wire(project, args, clean=False)
+        return
+    info = adopt.inspect(project, git=False, check=False)
+    for site in adopt.compile_sites(project):
+        if adopt.served(project, info, site):
+            continue
+        _, _, diff = adopt.wire(project, info, site.spec(project), [])
+        print(
+            f"\n{site.spec(project)} compiles its graph without a checkpointer. To give it this "
+            f"project's, run `lg-memory setup --wire {site.spec(project)}` (after committing), "
+            f"which makes this change:\n{diff}"
+        )
+
+
+def wire(project: Path, args: argparse.Namespace, *, clean: bool) -> int:
+    """`--wire FILE.py:VARIABLE`: that module-level compile() gets the checkpointer."""
+    try:
+        if clean:
+            adopt.require_clean_git(project)
+        info = adopt.inspect(project, git=False, check=False)
+        path, text, diff = adopt.wire(project, info, args.wire, args.interrupt_before or [])
+    except adopt.Refusal as exc:
+        raise CheckpointError(str(exc)) from None
+    path.write_text(text, encoding="utf-8")
+    print(
+        f"wired {args.wire}:\n{diff}\nWith a checkpointer, every call now needs a thread_id in "
+        'its config: {"configurable": {"thread_id": "..."}} (one per conversation).'
+    )
+    return 0
+
+
+def switch(project: Path, data: dict[str, Any]) -> int:
     """`copier update` with new answers: the files switch, and the template's migration moves
     the checkpoints (it runs the project's `lg-memory migrate`)."""
     copier = _copier()
@@ -138,7 +193,11 @@ def switch(project: Path, data: dict[str, Any], template: str | None) -> int:
     if dirty.strip():
         raise CheckpointError(f"{project} has uncommitted changes: commit or stash them first")
     before = load_settings(project=project)
-    kwargs: dict[str, Any] = {"src_path": template} if template else {}
+    # The template is the one the project's answers name (`_src_path`): Copier's update takes
+    # no other; `--template` only chooses where a new project comes from.
+    kwargs: dict[str, Any] = {}
+    if (path := answers_file(project)) is not None and path.name != ".copier-answers.yml":
+        kwargs["answers_file"] = path.name
     try:
         copier.run_update(
             project,

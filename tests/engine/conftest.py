@@ -26,7 +26,7 @@ from lg_memory import Answers, Settings, backends, load_settings, open_checkpoin
 from lg_memory.cli import main as lg_memory
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO / "template" / "src" / "{{ package_name }}"
+EXAMPLE = REPO / "template" / "{{ package_dir }}"
 PACKAGE = "example_agent"
 MODULES = {"graph": "graph.py", "saver": "{% if type == 'custom' %}saver.py{% endif %}"}
 

@@ -1,0 +1,383 @@
+"""Durable memory for an agent that exists: `lg-memory setup` on six committed project shapes
+(tests/fixtures/existing), then each project installed into a fresh venv with its own tests
+run, the checkpointer `langgraph.json` names storing what `lg-memory info` counts, a switch
+from SQLite to PostgreSQL with the data moved, `langgraph dev` on one, `--wire` on the
+self-hosted script, and the refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+from test_agent_server import free_port
+
+from rendering import REPO, TEMPLATE, git, run
+from services import Servers
+
+LG_MEMORY = str(Path(sys.executable).parent / "lg-memory")
+FIXTURES = REPO / "tests" / "fixtures" / "existing"
+
+# shape: (package folder, tests folder, dependency file, langgraph.json graphs or None)
+SHAPES: dict[str, tuple[str, str, str, bool]] = {
+    "setuptools_filepath": ("src/agent", "tests/integration_tests", "pyproject.toml", True),
+    "hatch_module": ("src/simple_agent", "tests/integration_tests", "pyproject.toml", True),
+    "factory_graph": ("src/deep_agent", "tests/integration_tests", "pyproject.toml", True),
+    "store_block": ("src/memory_agent", "tests/integration_tests", "pyproject.toml", True),
+    "requirements_only": ("agent", "tests", "requirements.txt", True),
+    "selfhosted_script": ("src/chatbot", "tests", "pyproject.toml", False),
+}
+
+# Opens the checkpointer langgraph.json names, as the Agent Server does, and runs a graph on it.
+SERVE = """
+import asyncio, importlib, json, operator, sys
+from typing import Annotated, TypedDict
+from langgraph.graph import START, StateGraph
+
+class State(TypedDict):
+    notes: Annotated[list[str], operator.add]
+
+async def main() -> None:
+    path = json.load(open("langgraph.json"))["checkpointer"]["path"]
+    module, attr = path.rsplit(".", 1)
+    opener = getattr(importlib.import_module(module), attr)
+    async with opener() as saver:
+        builder = StateGraph(State)
+        builder.add_node("note", lambda s: {"notes": ["noted"]})
+        builder.add_edge(START, "note")
+        app = builder.compile(checkpointer=saver)
+        for thread in sys.argv[1:]:
+            await app.ainvoke({"notes": ["hi"]}, {"configurable": {"thread_id": thread}})
+    print(type(saver).__name__)
+
+asyncio.run(main())
+"""
+
+
+def wait_for_port(server: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert server.poll() is None, log.read_text()[-3000:]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"langgraph dev did not listen on {port}: {log.read_text()[-3000:]}")
+
+
+def lg(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [LG_MEMORY, *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def committed(tmp_path: Path, shape: str) -> Path:
+    project = tmp_path / shape
+    shutil.copytree(FIXTURES / shape, project)
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "the agent as it was")
+    return project
+
+
+def setup(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return lg(project.parent, "setup", "--project", str(project), "--template", str(TEMPLATE),
+              *args)  # fmt: skip
+
+
+def install(project: Path) -> Path:
+    """The project in a fresh venv, as its README would install it, with its dev tools."""
+    venv = project / ".venv"
+    subprocess.run(["uv", "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+    python = venv / "bin" / "python"
+    if (project / "pyproject.toml").is_file():
+        data = tomllib.loads((project / "pyproject.toml").read_text())
+        if "dev" in data.get("dependency-groups", {}):
+            packages = ["-e", ".", "--group", "dev"]
+        elif "dev" in data["project"].get("optional-dependencies", {}):
+            packages = ["-e", ".[dev]"]
+        else:
+            packages = ["-e", ".", "pytest"]
+    else:
+        packages = ["-r", "requirements.txt"]
+    run(["uv", "pip", "install", "-q", "-p", python, *packages], cwd=project)
+    return python
+
+
+def changes(project: Path) -> tuple[set[str], set[str]]:
+    """(modified, added) files, as git sees them."""
+    lines = git(project, "status", "--porcelain", "--untracked-files=all").splitlines()
+    modified = {line[3:] for line in lines if line[:2] == " M"}
+    added = {line[3:] for line in lines if line[:2] == "??"}
+    assert {line[:2] for line in lines} <= {" M", "??"}, lines
+    return modified, added
+
+
+def committed_text(project: Path, name: str) -> str | None:
+    try:
+        return git(project, "show", f"HEAD:{name}")
+    except subprocess.CalledProcessError:
+        return None
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_setup_adds_memory_and_touches_nothing_else(
+    shape: str, tmp_path: Path, servers: Servers
+) -> None:
+    package_dir, tests_dir, deps, served = SHAPES[shape]
+    project = committed(tmp_path, shape)
+    done = setup(project, "--type", "sqlite")
+    assert "connected: SQLite answers" in done.stdout
+
+    modified, added = changes(project)
+    allowed = {deps, ".gitignore", ".env.example"} | ({"langgraph.json"} if served else set())
+    assert modified <= allowed and deps in modified and ".gitignore" in modified
+    new = {f"{package_dir}/memory.py", f"{tests_dir}/test_checkpointer.py", "docs/memory.md",
+           ".copier-answers.lg-memory.yml"}  # fmt: skip
+    if committed_text(project, ".env.example") is None:
+        new.add(".env.example")
+    assert added == new
+    assert git(project, "check-ignore", ".env").strip() == ".env"
+    assert "CHECKPOINT_DB_PATH=checkpoints.db" in (project / ".env").read_text()
+    assert "CHECKPOINT_DB_PATH=" in (project / ".env.example").read_text()
+
+    # Every key, value and comment stays: the parsed files differ by what setup adds only.
+    if deps == "pyproject.toml":
+        old_text = committed_text(project, deps) or ""
+        old, now = tomllib.loads(old_text), tomllib.loads((project / deps).read_text())
+        [ours] = [d for d in now["project"]["dependencies"] if d.startswith("lg-memory[sqlite]")]
+        now["project"]["dependencies"].remove(ours)
+        if now.get("tool", {}).get("hatch", {}).get("metadata", {}) != old.get("tool", {}).get(
+            "hatch", {}
+        ).get("metadata", {}):
+            assert old["build-system"]["build-backend"] == "hatchling.build"
+            now["tool"]["hatch"]["metadata"].pop("allow-direct-references")
+            if not now["tool"]["hatch"]["metadata"]:
+                del now["tool"]["hatch"]["metadata"]
+            if not now["tool"]["hatch"]:
+                del now["tool"]["hatch"]
+            if not now["tool"]:
+                del now["tool"]
+        assert now == old
+        kept = [line for line in old_text.splitlines() if line.strip()]
+        assert all(line in (project / deps).read_text().splitlines() for line in kept)
+    else:
+        old_lines = (committed_text(project, deps) or "").splitlines()
+        now_lines = (project / deps).read_text().splitlines()
+        assert now_lines[: len(old_lines)] == old_lines
+        assert any(line.startswith("lg-memory[sqlite] @ git+") for line in now_lines)
+    if served:
+        old = json.loads(committed_text(project, "langgraph.json") or "")
+        now = json.loads((project / "langgraph.json").read_text())
+        module = package_dir.rsplit("/", 1)[-1]
+        assert now.pop("checkpointer") == {"path": f"{module}.memory.aopen_checkpointer"}
+        assert now == old  # `store`, `graphs`, `env` ... as they were
+
+    # The project installs, its own tests (and the new ones) pass, and its checkpointer is
+    # the one the server would open.
+    python = install(project)
+    tests = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
+    assert " passed" in tests.stdout and "skipped" not in tests.stdout
+    assert (
+        "test_checkpointer.py"
+        in run(
+            [python, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider"], cwd=project
+        ).stdout
+    )
+    if served:
+        saver = run([python, "-c", SERVE, "t-1", "t-2"], cwd=project).stdout.strip()
+        assert saver == "LgAsyncSqliteSaver"
+        info = json.loads(run([python.parent / "lg-memory", "info", "--project", ".", "--json"],
+                              cwd=project).stdout)  # fmt: skip
+        assert info["threads"] == 2 and info["total_checkpoints"] >= 4
+    assert (
+        git(project, "status", "--porcelain", "--ignored", "--", "tests", "src").count(".db") == 0
+    )  # the tests left no store behind
+
+
+def test_switching_an_existing_project_moves_its_checkpoints(
+    tmp_path: Path, servers: Servers
+) -> None:
+    project = committed(tmp_path, "setuptools_filepath")
+    setup(project, "--type", "sqlite")
+    python = install(project)
+    run([python, "-c", SERVE, "a", "b", "c"], cwd=project)
+    before = json.loads(lg(project, "info", "--json").stdout)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "lg-memory: SQLite")
+
+    url = servers.url("postgres")
+    lg(project, "migrate", "--to-type", "postgres", "--connection-string", url,
+       "--project", str(project))  # fmt: skip
+    assert git(project, "show", "HEAD:pyproject.toml").count("lg-memory[sqlite]") == 1
+    pyproject = (project / "pyproject.toml").read_text()
+    assert "lg-memory[postgres] @ git+" in pyproject and "lg-memory[sqlite]" not in pyproject
+    assert f"POSTGRES_URL={url}" in (project / ".env").read_text()
+    assert 'type="postgres"' in (project / "src/agent/memory.py").read_text()
+    modified, added = changes(project)
+    assert modified <= {"pyproject.toml", ".env.example", "src/agent/memory.py", "docs/memory.md",
+                        ".copier-answers.lg-memory.yml", "tests/integration_tests/"
+                        "test_checkpointer.py", ".gitignore"}  # fmt: skip
+    after = json.loads(lg(project, "info", "--json").stdout)
+    assert after["memory_system"] == "PostgreSQL"
+    assert (after["threads"], after["total_checkpoints"]) == (
+        before["threads"],
+        before["total_checkpoints"],
+    )
+    for thread in ("a", "b", "c"):
+        listing = lg(project, "list", "--thread-id", thread).stdout
+        assert listing.startswith(f"Thread: {thread} (")
+
+
+def test_langgraph_dev_serves_an_existing_graph_with_its_checkpointer(
+    tmp_path: Path, servers: Servers
+) -> None:
+    project = committed(tmp_path, "setuptools_filepath")
+    setup(project, "--type", "postgres", "--connection-string", servers.url("postgres"))
+    python = install(project)
+    port = free_port()
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [python.parent / "langgraph", "dev", "--port", str(port), "--no-browser", "--no-reload"],
+        cwd=project, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for_port(server, port, tmp_path / "server.log")
+        url, given = f"http://127.0.0.1:{port}", json.dumps({"changeme": "hi"})
+        created = run([python, "-c", CLIENT, url, given], cwd=project).stdout
+        thread_id = json.loads(created)["thread_id"]
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+    assert (
+        "Using custom checkpointer: LgAsyncPostgresSaver" in (tmp_path / "server.log").read_text()
+    )
+    [thread] = json.loads(lg(project, "list", "--thread-id", thread_id, "--json").stdout)
+    assert thread["checkpoints"] >= 2
+
+
+CLIENT = """
+import json, sys
+from langgraph_sdk import get_sync_client
+
+client = get_sync_client(url=sys.argv[1])
+[assistant] = client.assistants.search(limit=1)
+thread = client.threads.create()
+client.runs.wait(thread["thread_id"], assistant["graph_id"],
+                 input=json.loads(sys.argv[2]))
+print(json.dumps({"thread_id": thread["thread_id"]}))
+"""
+
+
+def test_wire_gives_a_self_hosted_graph_the_checkpointer(tmp_path: Path) -> None:
+    project = committed(tmp_path, "selfhosted_script")
+    done = setup(project, "--type", "sqlite")
+    assert "lg-memory setup --wire src/chatbot/app.py:graph" in done.stdout
+    assert "+graph = " in done.stdout or "checkpointer=checkpointer()" in done.stdout
+    assert git(project, "diff", "--", "src/chatbot/app.py") == ""  # shown, not applied
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "lg-memory")
+
+    wired = setup(project, "--wire", "src/chatbot/app.py:graph")
+    assert "checkpointer=checkpointer()" in wired.stdout
+    assert changes(project) == ({"src/chatbot/app.py"}, set())
+    assert "every call now needs a thread_id" in wired.stdout
+    python = install(project)
+    # The script's conversation now outlives its process: the second run sees the first turn.
+    assert "(turn 1)" in run([python, "-m", "chatbot.app", "hello"], cwd=project).stdout
+    assert "(turn 2)" in run([python, "-m", "chatbot.app", "again"], cwd=project).stdout
+    ours = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_checkpointer.py"]
+    tests = run([python, *ours], cwd=project)
+    assert "3 passed" in tests.stdout
+    [thread] = json.loads(lg(project, "list", "--json").stdout)
+    assert thread["thread_id"] == "cli"
+
+
+def refused(project: Path, *args: str) -> str:
+    before = snapshot(project)
+    done = lg(project.parent, "setup", "--type", "sqlite", "--project", str(project),
+              "--template", str(TEMPLATE), *args, check=False)  # fmt: skip
+    assert done.returncode != 0
+    message = done.stderr.strip()
+    assert len(message.splitlines()) == 1 and "Traceback" not in message, message
+    assert snapshot(project) == before  # nothing written
+    return message
+
+
+def snapshot(project: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(project)): p.read_bytes()
+        for p in sorted(project.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(project).parts
+    }
+
+
+def test_setup_refuses_what_it_cannot_set_up(tmp_path: Path) -> None:
+    plain = tmp_path / "notes"
+    plain.mkdir()
+    (plain / "notes.txt").write_text("not a project\n")
+    assert "no pyproject.toml or requirements.txt" in refused(plain)
+
+    other = committed(tmp_path, "setuptools_filepath")
+    for path in other.rglob("*.py"):
+        path.write_text("print('no graph here')\n")
+    (other / "langgraph.json").unlink()
+    text = (other / "pyproject.toml").read_text().replace('"langgraph>=1.0.0",', "")
+    (other / "pyproject.toml").write_text(text)
+    git(other, "add", "-A")
+    git(other, "commit", "-qm", "not langgraph")
+    assert "does not look like a LangGraph project" in refused(other)
+
+    dirty = committed(tmp_path / "d", "setuptools_filepath")
+    (dirty / "src/agent/graph.py").write_text((dirty / "src/agent/graph.py").read_text() + "#\n")
+    assert "uncommitted changes" in refused(dirty)
+
+    loose = tmp_path / "loose"
+    shutil.copytree(FIXTURES / "hatch_module", loose)
+    assert "not under git" in refused(loose)
+
+    for name, damage in (("pyproject.toml", "[project\n"), ("langgraph.json", "{'graphs': 1")):
+        broken = committed(tmp_path / name, "store_block")
+        (broken / name).write_text(damage)
+        git(broken, "commit", "-qam", "broken")
+        assert f"cannot parse {name}" in refused(broken)
+
+    taken = committed(tmp_path / "taken", "factory_graph")
+    config = json.loads((taken / "langgraph.json").read_text())
+    config["checkpointer"] = {"path": "deep_agent.saver.make"}
+    (taken / "langgraph.json").write_text(json.dumps(config))
+    git(taken, "commit", "-qam", "own checkpointer")
+    assert "already names a checkpointer" in refused(taken)
+
+    # `copier copy` straight into a dirty project stops the same way, before writing.
+    before = snapshot(dirty)
+    done = subprocess.run(
+        [Path(sys.executable).parent / "copier", "copy", "--trust", "--defaults",
+         "--data", "type=sqlite", str(TEMPLATE), str(dirty)],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode != 0 and "uncommitted changes" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert snapshot(dirty) == before
+
+
+def test_setup_again_with_the_same_answers_changes_nothing(tmp_path: Path) -> None:
+    project = committed(tmp_path, "requirements_only")
+    setup(project, "--type", "sqlite")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "lg-memory")
+    before = snapshot(project)
+    setup(project, "--type", "sqlite")
+    assert snapshot(project) == before
+    assert git(project, "status", "--porcelain") == ""
