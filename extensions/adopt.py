@@ -109,10 +109,8 @@ def apply(root: Path) -> dict[str, Any] | None:
     if not handoffs:
         return None
     data: dict[str, Any] = json.loads(handoffs[-1].read_text())
-    for path in handoffs:
+    for path in handoffs:  # it holds the connection string: gone before anything can fail
         path.unlink()
-    if not any(folder.iterdir()):
-        folder.rmdir()
     project = adopt.inspect(root, git=False, check=False)
     wanted = adopt.Wanted(
         requirement=data["requirement"],

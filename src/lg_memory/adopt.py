@@ -35,6 +35,8 @@ ANSWERS_FILE = ".copier-answers.lg-memory.yml"
 HANDOFF = Path(".lg-memory") / "adopt.json"  # what Copier hands to `apply` (see copier.yml)
 TEST_MODULE = "test_checkpointer.py"
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", "build", "dist"}
+# calls that make a runnable graph and take `checkpointer=`
+COMPILERS = {"compile", "create_agent", "create_react_agent", "create_deep_agent"}
 LANGGRAPH_IMPORT = re.compile(r"^\s*(from|import)\s+langgraph\b", re.MULTILINE)
 
 
@@ -225,11 +227,11 @@ def _package(
     for spec in graphs.values():
         target = spec.split(":", 1)[0]
         if target.endswith(".py") or "/" in target:
-            folder = PurePosixPath(target.removeprefix("./")).parent
+            holder = PurePosixPath(target.removeprefix("./")).parent
             # the top package folder holding the graph's file
-            while folder != PurePosixPath(".") and (root / folder.parent / "__init__.py").is_file():
-                folder = folder.parent
-            candidates.append(str(folder))
+            while holder != PurePosixPath(".") and (root / holder.parent / "__init__.py").is_file():
+                holder = holder.parent
+            candidates.append(str(holder))
         else:
             top = target.split(".", 1)[0]
             candidates += [f for f, names in mapped.items() if top in names]
@@ -543,7 +545,8 @@ def write(root: Path, changed: dict[str, str]) -> None:
 
 @dataclass
 class CompileSite:
-    """A module-level `graph = builder.compile(...)` without a checkpointer."""
+    """A module-level `graph = builder.compile(...)` (or `create_agent(...)`) without a
+    checkpointer."""
 
     path: Path
     variable: str
@@ -573,12 +576,16 @@ def compile_sites(root: Path) -> list[CompileSite]:
             if (
                 isinstance(target, ast.Name)
                 and isinstance(call, ast.Call)
-                and isinstance(call.func, ast.Attribute)
-                and call.func.attr == "compile"
-                and not any(k.arg == "checkpointer" for k in call.keywords)
+                and _callee(call) in COMPILERS
+                and not any(k.arg in ("checkpointer", None) for k in call.keywords)
             ):
                 found.append(CompileSite(path, target.id, call))
     return found
+
+
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
 
 
 def served(root: Path, project: Project, site: CompileSite) -> bool:
