@@ -22,16 +22,21 @@ from jinja2 import Environment, pass_context
 from jinja2.ext import Extension
 from jinja2.runtime import Context
 
-sys.path.insert(0, str(Path(__file__).parent))
-from backends import BACKENDS, catalog, lg_memory_requirement  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location(
-    "lg_memory_adopt", Path(__file__).resolve().parents[1] / "src/lg_memory/adopt.py"
-)
-assert _spec is not None and _spec.loader is not None
-adopt = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = adopt
-_spec.loader.exec_module(adopt)
+def _load(name: str, path: Path) -> Any:
+    """The module at `path`, executed afresh: Copier loads this extension once per template
+    clone (an update makes several), so nothing may come from an earlier, deleted clone."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+backends = _load("lg_memory_template_backends", Path(__file__).resolve().with_name("backends.py"))
+BACKENDS, catalog = backends.BACKENDS, backends.catalog
+adopt = _load("lg_memory_adopt", backends.PACKAGE / "adopt.py")
 
 
 def _refuse(exc: Exception) -> Exception:
@@ -68,10 +73,15 @@ def adopt_handoff(ctx: Context) -> str:
     ignore = [".env", ".lg-memory/", "lg-memory-backups/", ".langgraph_api/"]
     if BACKENDS[type_]["schemes"] is None and connection and not Path(connection).is_absolute():
         local = "/" + connection.removeprefix("./").rstrip("/")
-        ignore += [f"{local}/"] if type_ == "custom" else [local, f"{local}-shm", f"{local}-wal"]
+        # SQLite: the file, its -wal and -shm, and each namespace's (checkpoints.<ns>.db)
+        stem, _, suffix = local.rpartition(".")
+        sqlite = f"{stem}*.{suffix}*" if stem else f"{local}*"
+        ignore += [f"{local}/"] if type_ == "custom" else [sqlite]
     data = {
-        "requirement": lg_memory_requirement(type_ if BACKENDS[type_]["packages"] else "", *source),
-        "requirement_any": lg_memory_requirement("{extras}", *source),
+        "requirement": backends.lg_memory_requirement(
+            type_ if BACKENDS[type_]["packages"] else "", *source
+        ),
+        "requirement_any": backends.lg_memory_requirement("{extras}", *source),
         "checkpointer": catalog.server_checkpointer(module, type_, ttl),
         "env": catalog.env_values(type_, connection, ttl),
         "env_default": catalog.env_values(type_, BACKENDS[type_]["default"], ttl),

@@ -16,9 +16,9 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location(
-    "lg_memory_catalog", ROOT / "src/lg_memory/catalog.py"
-)
+# the package's modules: beside the template in a checkout, around it in an installed wheel
+PACKAGE = ROOT / "src/lg_memory" if (ROOT / "src/lg_memory").is_dir() else ROOT.parent
+_spec = importlib.util.spec_from_file_location("lg_memory_catalog", PACKAGE / "catalog.py")
 assert _spec is not None and _spec.loader is not None
 catalog = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = catalog

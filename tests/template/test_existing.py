@@ -18,21 +18,26 @@ from pathlib import Path
 import pytest
 from test_agent_server import free_port
 
-from rendering import REPO, TEMPLATE, git, run
+from rendering import REPO, TEMPLATE, catalogue, git, run
 from services import Servers
 
 LG_MEMORY = str(Path(sys.executable).parent / "lg-memory")
 FIXTURES = REPO / "tests" / "fixtures" / "existing"
 
-# shape: (package folder, tests folder, dependency file, langgraph.json graphs or None)
-SHAPES: dict[str, tuple[str, str, str, bool]] = {
-    "setuptools_filepath": ("src/agent", "tests/integration_tests", "pyproject.toml", True),
-    "hatch_module": ("src/simple_agent", "tests/integration_tests", "pyproject.toml", True),
-    "factory_graph": ("src/deep_agent", "tests/integration_tests", "pyproject.toml", True),
-    "store_block": ("src/memory_agent", "tests/integration_tests", "pyproject.toml", True),
-    "requirements_only": ("agent", "tests", "requirements.txt", True),
-    "selfhosted_script": ("src/chatbot", "tests", "pyproject.toml", False),
-}
+# shape: (package folder, tests folder, dependency file, served by langgraph.json, backend)
+# Each shape is set up for another backend, on the real servers; store_block also with a TTL.
+IT = "tests/integration_tests"
+SHAPES: dict[str, tuple[str, str, str, bool, str]] = {
+    "setuptools_filepath": ("src/agent", IT, "pyproject.toml", True, "sqlite"),
+    "hatch_module": ("src/simple_agent", IT, "pyproject.toml", True, "postgres"),
+    "factory_graph": ("src/deep_agent", IT, "pyproject.toml", True, "mongodb"),
+    "store_block": ("src/memory_agent", IT, "pyproject.toml", True, "redis"),
+    "requirements_only": ("agent", "tests", "requirements.txt", True, "custom"),
+    "selfhosted_script": ("src/chatbot", "tests", "pyproject.toml", False, "memory"),
+}  # fmt: skip
+SAVERS = {"sqlite": "LgAsyncSqliteSaver", "postgres": "LgAsyncPostgresSaver",
+          "mongodb": "StringVersionMongoDBSaver", "redis": "LgAsyncRedisSaver",
+          "custom": "FileCheckpointSaver"}  # fmt: skip
 
 # Opens the checkpointer langgraph.json names, as the Agent Server does, and runs a graph on it.
 SERVE = """
@@ -134,28 +139,39 @@ def committed_text(project: Path, name: str) -> str | None:
 def test_setup_adds_memory_and_touches_nothing_else(
     shape: str, tmp_path: Path, servers: Servers
 ) -> None:
-    package_dir, tests_dir, deps, served = SHAPES[shape]
+    package_dir, tests_dir, deps, served, type_ = SHAPES[shape]
     project = committed(tmp_path, shape)
-    done = setup(project, "--type", "sqlite")
-    assert "connected: SQLite answers" in done.stdout
+    backend = catalogue.BACKENDS[type_]
+    flags = ["--type", type_, "--namespace", f"ex_{shape}"]  # its own threads on a shared server
+    if backend["schemes"]:
+        flags += ["--connection-string", servers.url(type_)]
+    ttl = 3600 if shape == "store_block" else 0
+    done = setup(project, *flags, "--ttl", str(ttl))
+    assert "connected:" in done.stdout or type_ == "memory", done.stdout
+    served = served and type_ != "memory"
 
     modified, added = changes(project)
     allowed = {deps, ".gitignore", ".env.example"} | ({"langgraph.json"} if served else set())
     assert modified <= allowed and deps in modified and ".gitignore" in modified
     new = {f"{package_dir}/memory.py", f"{tests_dir}/test_checkpointer.py", "docs/memory.md",
            ".copier-answers.lg-memory.yml"}  # fmt: skip
+    if type_ == "custom":
+        new.add(f"{package_dir}/saver.py")
     if committed_text(project, ".env.example") is None:
         new.add(".env.example")
     assert added == new
     assert git(project, "check-ignore", ".env").strip() == ".env"
-    assert "CHECKPOINT_DB_PATH=checkpoints.db" in (project / ".env").read_text()
-    assert "CHECKPOINT_DB_PATH=" in (project / ".env.example").read_text()
+    if backend["env"]:
+        value = servers.url(type_) if backend["schemes"] else backend["default"]
+        assert f"{backend['env']}={value}" in (project / ".env").read_text()
+        assert f"{backend['env']}={backend['default']}" in (project / ".env.example").read_text()
 
+    extra = f"lg-memory[{type_}] @" if backend["packages"] else "lg-memory @"
     # Every key, value and comment stays: the parsed files differ by what setup adds only.
     if deps == "pyproject.toml":
         old_text = committed_text(project, deps) or ""
         old, now = tomllib.loads(old_text), tomllib.loads((project / deps).read_text())
-        [ours] = [d for d in now["project"]["dependencies"] if d.startswith("lg-memory[sqlite]")]
+        [ours] = [d for d in now["project"]["dependencies"] if d.startswith(extra)]
         now["project"]["dependencies"].remove(ours)
         if now.get("tool", {}).get("hatch", {}).get("metadata", {}) != old.get("tool", {}).get(
             "hatch", {}
@@ -175,12 +191,19 @@ def test_setup_adds_memory_and_touches_nothing_else(
         old_lines = (committed_text(project, deps) or "").splitlines()
         now_lines = (project / deps).read_text().splitlines()
         assert now_lines[: len(old_lines)] == old_lines
-        assert any(line.startswith("lg-memory[sqlite] @ git+") for line in now_lines)
+        assert any(line.startswith(f"{extra} git+") for line in now_lines)
     if served:
         old = json.loads(committed_text(project, "langgraph.json") or "")
         now = json.loads((project / "langgraph.json").read_text())
         module = package_dir.rsplit("/", 1)[-1]
-        assert now.pop("checkpointer") == {"path": f"{module}.memory.aopen_checkpointer"}
+        expected: dict[str, object] = {"path": f"{module}.memory.aopen_checkpointer"}
+        if ttl:
+            expected["ttl"] = {
+                "strategy": "delete",
+                "sweep_interval_minutes": 60,
+                "default_ttl": 60,
+            }
+        assert now.pop("checkpointer") == expected
         assert now == old  # `store`, `graphs`, `env` ... as they were
 
     # The project installs, its own tests (and the new ones) pass, and its checkpointer is
@@ -196,7 +219,7 @@ def test_setup_adds_memory_and_touches_nothing_else(
     )
     if served:
         saver = run([python, "-c", SERVE, "t-1", "t-2"], cwd=project).stdout.strip()
-        assert saver == "LgAsyncSqliteSaver"
+        assert saver == SAVERS[type_]
         info = json.loads(run([python.parent / "lg-memory", "info", "--project", ".", "--json"],
                               cwd=project).stdout)  # fmt: skip
         assert info["threads"] == 2 and info["total_checkpoints"] >= 4
@@ -239,12 +262,21 @@ def test_switching_an_existing_project_moves_its_checkpoints(
         assert listing.startswith(f"Thread: {thread} (")
 
 
+@pytest.mark.parametrize(
+    ("shape", "given"),
+    [("setuptools_filepath", {"changeme": "hi"}), ("factory_graph", {"task": "tidy up"})],
+)
 def test_langgraph_dev_serves_an_existing_graph_with_its_checkpointer(
-    tmp_path: Path, servers: Servers
+    shape: str, given: dict[str, str], tmp_path: Path, servers: Servers
 ) -> None:
-    project = committed(tmp_path, "setuptools_filepath")
-    setup(project, "--type", "postgres", "--connection-string", servers.url("postgres"))
+    """A module-level graph, and one a factory builds per run: the server compiles both with
+    the checkpointer langgraph.json names."""
+    project = committed(tmp_path, shape)
+    setup(project, "--type", "postgres", "--connection-string", servers.url("postgres"),
+          "--namespace", f"dev_{shape}")  # fmt: skip
     python = install(project)
+    if not (python.parent / "langgraph").exists():  # not among this project's dev tools
+        run(["uv", "pip", "install", "-q", "-p", python, "langgraph-cli[inmem]>=0.4"], cwd=project)
     port = free_port()
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
@@ -253,8 +285,8 @@ def test_langgraph_dev_serves_an_existing_graph_with_its_checkpointer(
     )  # fmt: skip
     try:
         wait_for_port(server, port, tmp_path / "server.log")
-        url, given = f"http://127.0.0.1:{port}", json.dumps({"changeme": "hi"})
-        created = run([python, "-c", CLIENT, url, given], cwd=project).stdout
+        url = f"http://127.0.0.1:{port}"
+        created = run([python, "-c", CLIENT, url, json.dumps(given)], cwd=project).stdout
         thread_id = json.loads(created)["thread_id"]
     finally:
         server.terminate()
@@ -265,6 +297,8 @@ def test_langgraph_dev_serves_an_existing_graph_with_its_checkpointer(
     )
     [thread] = json.loads(lg(project, "list", "--thread-id", thread_id, "--json").stdout)
     assert thread["checkpoints"] >= 2
+    state = json.loads(lg(project, "export", "--thread-id", thread_id).stdout.splitlines()[-1])
+    assert state["checkpoints"] == thread["checkpoints"]
 
 
 CLIENT = """

@@ -111,7 +111,7 @@ def test_setup_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("mine")
     done = lg(tmp_path, "setup", "--project", "mine", "--template", str(TEMPLATE), check=False)
-    assert done.returncode == 1 and "was not set up by lg-memory" in done.stderr
+    assert done.returncode == 1 and "no pyproject.toml or requirements.txt" in done.stderr
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
 
 
