@@ -415,3 +415,46 @@ def test_setup_again_with_the_same_answers_changes_nothing(tmp_path: Path) -> No
     setup(project, "--type", "sqlite")
     assert snapshot(project) == before
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_copier_copy_does_what_setup_does_beside_another_templates_answers(
+    tmp_path: Path,
+) -> None:
+    """A project made from another Copier template: `copier copy` of lg-memory into it keeps
+    that template's `.copier-answers.yml`, and `copier update` still updates from it."""
+    other = tmp_path / "other-template"
+    other.mkdir()
+    (other / "copier.yml").write_text("greeting:\n  type: str\n  default: hello\n")
+    (other / "hello.txt.jinja").write_text("{{ greeting }}, v1\n")
+    (other / "{{ _copier_conf.answers_file }}.jinja").write_text(
+        "{{ _copier_answers | to_nice_yaml }}"
+    )
+    git(other, "init", "-q", "-b", "main")
+    git(other, "add", "-A")
+    git(other, "commit", "-qm", "v1")
+    git(other, "tag", "v1")
+
+    project = committed(tmp_path, "store_block")
+    copier = str(Path(sys.executable).parent / "copier")
+    run([copier, "copy", "--trust", "--defaults", str(other), "."], cwd=project)
+    theirs = (project / ".copier-answers.yml").read_text()
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "from the other template")
+
+    run([copier, "copy", "--trust", "--defaults", "--data", "type=sqlite", str(TEMPLATE), "."],
+        cwd=project)  # fmt: skip
+    assert (project / ".copier-answers.yml").read_text() == theirs
+    modified, added = changes(project)
+    assert modified == {"pyproject.toml", "langgraph.json", ".gitignore", ".env.example"}
+    assert added == {"src/memory_agent/memory.py", "tests/integration_tests/test_checkpointer.py",
+                     "docs/memory.md", ".copier-answers.lg-memory.yml"}  # fmt: skip
+    assert "project_kind: existing" in (project / ".copier-answers.lg-memory.yml").read_text()
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "lg-memory")
+
+    (other / "hello.txt.jinja").write_text("{{ greeting }}, v2\n")
+    git(other, "commit", "-qam", "v2")
+    git(other, "tag", "v2")
+    run([copier, "update", "--trust", "--defaults"], cwd=project)  # the other template's
+    assert (project / "hello.txt").read_text() == "hello, v2\n"
+    assert changes(project) == ({"hello.txt", ".copier-answers.yml"}, set())
