@@ -3,13 +3,16 @@ secrets. Fast; the generated projects are exercised in test_generated.py."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
+from copier import run_copy
 
-from rendering import catalogue, render
+from rendering import REPO, catalogue, render
 
 SECRET = "s3cr3t-Pa55"
 
@@ -151,3 +154,20 @@ def test_a_project_holds_only_what_its_owner_edits(tmp_path: Path, type_: str) -
     assert lines < 120, lines
     assert not (package / "memory").exists()
     assert (package / "saver.py").exists() == (type_ == "custom")
+
+
+def test_the_template_inside_the_wheel_renders(tmp_path: Path) -> None:
+    """An installed lg-memory outside git renders the copy of the template its wheel carries
+    (the extensions find catalog.py and adopt.py around it), pinned to its own version."""
+    subprocess.run(["uv", "build", "--wheel", "-q", "-o", str(tmp_path / "dist"), str(REPO)],
+                   check=True)  # fmt: skip
+    [wheel] = (tmp_path / "dist").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(tmp_path / "site")
+    bundled = tmp_path / "site" / "lg_memory" / "template"
+    project = tmp_path / "agent"
+    run_copy(str(bundled), project, data={"project_name": "agent", "type": "postgres"},
+             defaults=True, unsafe=True, quiet=True)  # fmt: skip
+    pyproject = (project / "pyproject.toml").read_text()
+    assert re.search(r'"lg-memory\[postgres\](==[0-9.]+)?",', pyproject), pyproject
+    assert 'type="postgres"' in (project / "src/agent/memory.py").read_text()
