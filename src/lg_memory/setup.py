@@ -158,6 +158,13 @@ def report(project: Path, args: argparse.Namespace) -> None:
     for site in adopt.compile_sites(project):
         if adopt.served(project, info, site):
             continue
+        if load_settings(project=project).async_:
+            print(
+                f"\n{site.spec(project)} compiles its graph without a checkpointer: compile it "
+                f"inside `async with aopen_checkpointer() as checkpointer:` (from "
+                f"{info.memory_module}; see docs/memory.md)."
+            )
+            continue
         _, _, diff = adopt.wire(project, info, site.spec(project), [])
         print(
             f"\n{site.spec(project)} compiles its graph without a checkpointer. To give it this "
@@ -168,6 +175,11 @@ def report(project: Path, args: argparse.Namespace) -> None:
 
 def wire(project: Path, args: argparse.Namespace, *, clean: bool) -> int:
     """`--wire FILE.py:VARIABLE`: that module-level compile() gets the checkpointer."""
+    if load_settings(project=project).async_:
+        raise CheckpointError(
+            "--wire gives a graph the sync checkpointer, and this project's is async: compile "
+            "inside `async with aopen_checkpointer() as checkpointer:` (see docs/memory.md)"
+        )
     try:
         if clean:
             adopt.require_clean_git(project)

@@ -338,9 +338,9 @@ def test_wire_gives_a_self_hosted_graph_the_checkpointer(tmp_path: Path) -> None
     assert thread["thread_id"] == "cli"
 
 
-def refused(project: Path, *args: str) -> str:
+def refused(project: Path, *args: str, flags: tuple[str, ...] = ("--type", "sqlite")) -> str:
     before = snapshot(project)
-    done = lg(project.parent, "setup", "--type", "sqlite", "--project", str(project),
+    done = lg(project.parent, "setup", *flags, "--project", str(project),
               "--template", str(TEMPLATE), *args, check=False)  # fmt: skip
     assert done.returncode != 0
     message = done.stderr.strip()
@@ -458,3 +458,13 @@ def test_copier_copy_does_what_setup_does_beside_another_templates_answers(
     run([copier, "update", "--trust", "--defaults"], cwd=project)  # the other template's
     assert (project / "hello.txt").read_text() == "hello, v2\n"
     assert changes(project) == ({"hello.txt", ".copier-answers.yml"}, set())
+
+
+def test_wire_refuses_an_async_project(tmp_path: Path) -> None:
+    project = committed(tmp_path, "selfhosted_script")
+    done = setup(project, "--type", "sqlite", "--async")
+    assert "async with aopen_checkpointer() as checkpointer:" in done.stdout
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "lg-memory")
+    message = refused(project, "--wire", "src/chatbot/app.py:graph", flags=())
+    assert "this project's is async" in message
