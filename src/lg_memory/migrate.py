@@ -30,6 +30,7 @@ can never finish, and the way back is `migrate --abort`.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import subprocess
 import time
@@ -38,6 +39,8 @@ from contextlib import AbstractContextManager, closing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
+
+import orjson
 
 from . import backends, store, transfer
 from .backends import Backend
@@ -253,12 +256,21 @@ def _export_file(
 
 
 def _indexed(records: Iterable[transfer.Json], index: dict[str, _Thread]) -> Iterator[Any]:
-    """The records, noted in `index` as they pass (the file need not be read again for it)."""
+    """The records, noted in `index` as they pass (the file need not be read again for it).
+    They are in export order: a thread's records follow each other."""
+    thread_id: str | None = None
+    keys: list[Key] = []
+    writes = 0
     for rec in records:
-        thread = index.setdefault(rec["thread_id"], _Thread())
-        thread.keys.add((rec["checkpoint_ns"], rec["checkpoint_id"]))
-        thread.writes += len(rec["writes"])
+        if rec["thread_id"] != thread_id:
+            if thread_id is not None:
+                _note(index, thread_id, keys, writes)
+            thread_id, keys, writes = rec["thread_id"], [], 0
+        keys.append((rec["checkpoint_ns"], rec["checkpoint_id"]))
+        writes += len(rec["writes"])
         yield rec
+    if thread_id is not None:
+        _note(index, thread_id, keys, writes)
 
 
 def _closed_each(backend: Backend, saver: store.Saver, threads: list[str]) -> Generator[Any]:
@@ -270,28 +282,59 @@ def _closed_each(backend: Backend, saver: store.Saver, threads: list[str]) -> Ge
 # -- what moved ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _Thread:
-    """A thread as an export holds it."""
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """The keys of a thread's checkpoints, with their count and the newest checkpoint id. A move
+    holds them for every thread of the store: packed (the JSON of the sorted keys, a few hundred
+    bytes), they take a fifth of the memory of a set of them."""
 
-    keys: set[Key] = field(default_factory=set)
-    writes: int = 0
+    packed: bytes
+    count: int
+    latest: str
+
+    @classmethod
+    def of(cls, keys: Iterable[Key]) -> _Keys:
+        ordered = sorted(set(keys))
+        packed = bytes(memoryview(orjson.dumps(ordered)))  # a copy: orjson's keeps its buffer
+        return cls(packed, len(ordered), max(key[1] for key in ordered))
+
+    def unpacked(self) -> set[Key]:
+        return {(ns, checkpoint_id) for ns, checkpoint_id in orjson.loads(self.packed)}
+
+    def __or__(self, other: _Keys) -> _Keys:
+        return self if other.packed == self.packed else _Keys.of(self.unpacked() | other.unpacked())
+
+
+@dataclass(frozen=True, slots=True)
+class _Thread:
+    """A thread as an export holds it: its checkpoints' keys, its pending writes, and its lines
+    (which follow each other in the file, in the order of the export's index)."""
+
+    keys: _Keys
+    writes: int
+    lines: int
+
+
+def _note(index: dict[str, _Thread], thread_id: str, keys: list[Key], writes: int) -> None:
+    thread = _Thread(_Keys.of(keys), writes, len(keys))
+    if (earlier := index.get(thread_id)) is not None:  # records out of export order
+        thread = _Thread(
+            earlier.keys | thread.keys, earlier.writes + thread.writes, earlier.lines + thread.lines
+        )
+    index[thread_id] = thread
 
 
 _WRITTEN: dict[Path, dict[str, _Thread]] = {}  # the index of each export this process wrote
 
 
 def _index(path: Path) -> dict[str, _Thread]:
-    """The threads of an export, with the keys of their checkpoints."""
+    """The threads of an export, with the keys of their checkpoints, in the file's order."""
     if path in _WRITTEN:
         return _WRITTEN[path]
     found: dict[str, _Thread] = {}
     with path.open("rb") as f:
-        for line in _body(f):
-            rec = transfer.parse_json(line)
-            thread = found.setdefault(rec["thread_id"], _Thread())
-            thread.keys.add((rec["checkpoint_ns"], rec["checkpoint_id"]))
-            thread.writes += len(rec["writes"])
+        for _ in _indexed(map(transfer.parse_json, _body(f)), found):
+            pass
     return found
 
 
@@ -309,12 +352,13 @@ class _Moved:
     """Every thread moved so far: each checkpoint key moved (the source may have deleted some
     since), and the thread as the newest export that held it saw it."""
 
-    keys: dict[str, set[Key]] = field(default_factory=dict)
+    keys: dict[str, _Keys] = field(default_factory=dict)
     last: dict[str, _Thread] = field(default_factory=dict)
 
     def add(self, index: dict[str, _Thread]) -> None:
         for thread_id, thread in index.items():
-            self.keys.setdefault(thread_id, set()).update(thread.keys)
+            earlier = self.keys.get(thread_id)
+            self.keys[thread_id] = thread.keys if earlier is None else earlier | thread.keys
             self.last[thread_id] = thread
 
     def changed(self, found: Iterable[store.Thread], skip: set[str]) -> list[str]:
@@ -324,14 +368,12 @@ class _Moved:
             if t.thread_id in skip:
                 continue
             last = self.last.get(t.thread_id)
-            if last is None or (t.checkpoints, t.latest_id) != (
-                len(last.keys), max(key[1] for key in last.keys),
-            ):  # fmt: skip
+            if last is None or (t.checkpoints, t.latest_id) != (last.keys.count, last.keys.latest):
                 changed.append(t.thread_id)
         return sorted(changed)
 
     def checkpoints(self, skip: set[str]) -> int:
-        return sum(len(keys) for t, keys in self.keys.items() if t not in skip)
+        return sum(keys.count for t, keys in self.keys.items() if t not in skip)
 
 
 class _Move:
@@ -450,7 +492,7 @@ class _Move:
         both = [
             t
             for t in common
-            if not theirs.get(t, set()) <= index[t].keys | self.moved.keys.get(t, set())
+            if not theirs.get(t, set()) <= self._allowed(t, index[t].keys.unpacked())
         ]
         if not both:
             return
@@ -498,22 +540,47 @@ class _Move:
                 found = _Cursor(_grouped(records), records.close)
             else:
                 found = _Cursor(_each(backend, saver, wanted))
+            body = _body(f)
             done = 0
             try:
-                for thread_id, lines in _grouped_lines(_body(f)):
+                # The index gives each thread's lines (they follow each other, in its order):
+                # they are parsed only where the target's do not match them one for one.
+                for thread_id, thread in index.items():
+                    lines = list(itertools.islice(body, thread.lines))
+                    if len(lines) < thread.lines:
+                        raise self._file_changed(path)
                     if thread_id in self.skip:
                         continue
                     theirs = found.get(thread_id)
-                    allowed = self.moved.keys.get(thread_id, set())
-                    for key, line in lines.items():
-                        if theirs.get(key) != line:
-                            self._differs(thread_id)
-                    if any(key not in allowed for key in theirs):
-                        self._differs(thread_id)
+                    if len(theirs) != len(lines) or list(theirs.values()) != lines:
+                        self._compare(thread_id, lines, theirs)
                     done += len(lines)
                     progress(done)
+                if next(body, None) is not None:
+                    raise self._file_changed(path)
             finally:
                 found.close()
+
+    def _compare(self, thread_id: str, lines: list[bytes], theirs: dict[Key, bytes]) -> None:
+        """The target holds each of `lines` (a thread's lines of a file) as it is, and no
+        checkpoint of the thread that never moved."""
+        ours: dict[Key, bytes] = {}
+        for line in lines:
+            rec = transfer.parse_json(line)
+            if rec["thread_id"] != thread_id:  # not where the file's index has them
+                self._differs(thread_id)
+            ours[(rec["checkpoint_ns"], rec["checkpoint_id"])] = line
+        for key, line in ours.items():
+            if theirs.get(key) != line:
+                self._differs(thread_id)
+        allowed = self._allowed(thread_id, set())
+        if any(key not in allowed for key in theirs):
+            self._differs(thread_id)
+
+    def _allowed(self, thread_id: str, keys: set[Key]) -> set[Key]:
+        """`keys` and every checkpoint key of the thread moved so far."""
+        moved = self.moved.keys.get(thread_id)
+        return keys | moved.unpacked() if moved is not None else keys
 
     def _final_check(self, backend: Backend, saver: store.Saver) -> None:
         """The target's count and newest checkpoint of every thread moved, as moved (it
@@ -523,9 +590,7 @@ class _Move:
             if thread_id in self.skip:
                 continue
             found = now.get(thread_id)
-            if found is None or (found.checkpoints, found.latest_id) != (
-                len(keys), max(key[1] for key in keys),
-            ):  # fmt: skip
+            if found is None or (found.checkpoints, found.latest_id) != (keys.count, keys.latest):
                 self._differs(thread_id)
 
     def _differs(self, thread_id: str) -> None:
@@ -534,6 +599,13 @@ class _Move:
             f"(first at thread {thread_id!r}): something else changed it during the move. "
             f"Nothing is lost (the {self.source.label} store is untouched): run `lg-memory "
             f"migrate --resume` to move it again, or {self.plan.way_back()}"
+        )
+
+    def _file_changed(self, path: Path) -> CheckpointError:
+        return CheckpointError(
+            f"migration error: {path.name} changed while the move verified it. Nothing is lost "
+            f"(the {self.source.label} store is untouched): run `lg-memory migrate --resume` to "
+            f"move it again, or {self.plan.way_back()}"
         )
 
     def _still_writing(self, threads: int) -> CheckpointError:
@@ -586,19 +658,6 @@ def _each(backend: Backend, saver: store.Saver, threads: list[str]) -> Iterator[
         with closing(backend.records(saver, thread_id)) as records:
             lines = {(r["checkpoint_ns"], r["checkpoint_id"]): transfer.dumps(r) for r in records}
         yield thread_id, lines
-
-
-def _grouped_lines(lines: Iterable[bytes]) -> Iterator[Group]:
-    current: Group | None = None
-    for line in lines:
-        rec = transfer.parse_json(line)
-        if current is None or current[0] != rec["thread_id"]:
-            if current is not None:
-                yield current
-            current = (rec["thread_id"], {})
-        current[1][(rec["checkpoint_ns"], rec["checkpoint_id"])] = line
-    if current is not None:
-        yield current
 
 
 class _Cursor:

@@ -169,16 +169,17 @@ def _sorted_writes(writes: Iterable[tuple[str, str, Typed, str]]) -> list[Any]:
     return rows
 
 
-def record_values(record: Json) -> Iterator[tuple[str, Typed]]:
-    """Every value of a well-formed record, with where it sits (channel, field or write)."""
+def record_values(record: Json) -> Iterator[tuple[str, str, Typed]]:
+    """Every value of a well-formed record, with where it sits: ("channel", its name),
+    ("field", its name) or ("write to", its channel)."""
     checkpoint = record["checkpoint"]
     for channel, value in checkpoint["channel_values"].items():
-        yield f"channel {channel!r}", value
+        yield "channel", channel, value
     for key, value in checkpoint.items():
         if key not in _NOT_EXTRA:
-            yield f"field {key!r}", value
+            yield "field", key, value
     for write in record["writes"]:
-        yield f"write to {write[1]!r}", write[2]
+        yield "write to", write[1], write[2]
 
 
 def record_problem(record: Any) -> str | None:

@@ -45,6 +45,7 @@ _CONSTRUCTORS = frozenset(
     }
 )
 _PLAIN_EXTENSIONS = frozenset({jsonplus.EXT_NUMPY_ARRAY, jsonplus.EXT_DELTA_SNAPSHOT})
+_NOT_ONE = "the value is not one msgpack object (damaged?)"
 
 
 class _Refused(Exception):
@@ -62,13 +63,26 @@ class TypePolicy:
         self.modules = (*TRUSTED_MODULES, *(e for e in entries if ":" not in e))
         self.approved: set[tuple[str, str]] = set()  # classes checked and found trusted
         self._verdicts: dict[tuple[str, str], str | None] = {}
+        self._refusals: list[str] = []  # why the value at hand is refused, innermost first
 
     def problem(self, value: Typed) -> str | None:
         """Why an import must not load `value` (in the export's form), or None."""
         try:
-            self._check(value[0], _b64(value[1]))
-        except _Refused as exc:
-            return str(exc)
+            data = base64.b64decode(value[1], validate=True)
+        except binascii.Error:
+            return "the value is not valid base64"
+        kind = value[0]
+        if kind not in VALUE_KINDS:
+            return f"values of type {kind!r} are never imported"
+        if kind != "msgpack":
+            return None
+        if not data or not one_object(data):
+            return _NOT_ONE
+        self._refusals.clear()
+        try:
+            ormsgpack.unpackb(data, ext_hook=self._extension, option=MSGPACK_OPTIONS)
+        except (_Refused, ValueError, TypeError, IndexError):  # a failing hook: a ValueError
+            return self._refusals[0] if self._refusals else "the value is not valid msgpack"
         return None
 
     def decoder(self) -> jsonplus.JsonPlusSerializer:
@@ -77,32 +91,16 @@ class TypePolicy:
             pickle_fallback=False, allowed_msgpack_modules=sorted(self.approved) or None
         )
 
-    def _check(self, kind: str, data: bytes) -> None:
-        if kind not in VALUE_KINDS:
-            raise _Refused(f"values of type {kind!r} are never imported")
-        if kind == "msgpack":
-            self._check_msgpack(data)
-
-    def _check_msgpack(self, data: bytes) -> None:
-        refusals: list[str] = []
-
-        def hook(code: int, payload: bytes) -> None:
-            exact(payload)
-            inner = ormsgpack.unpackb(payload, ext_hook=hook, option=MSGPACK_OPTIONS)
-            if (reason := self._extension_problem(code, inner)) is not None:
-                refusals.append(reason)
-                raise _Refused(reason)
-
-        def exact(value: bytes) -> None:
-            if not value or not one_object(value):
-                refusals.append("the value is not one msgpack object (damaged?)")
-                raise _Refused(refusals[-1])
-
-        try:
-            exact(data)
-            ormsgpack.unpackb(data, ext_hook=hook, option=MSGPACK_OPTIONS)
-        except (ValueError, TypeError, IndexError):  # a failing hook is a ValueError
-            raise _Refused(refusals[0] if refusals else "the value is not valid msgpack") from None
+    def _extension(self, code: int, payload: bytes) -> None:
+        """The decoder's hook for each extension of a value (an object of some class): its
+        payload must be one msgpack object, and name a trusted type."""
+        if not payload or not one_object(payload):
+            self._refusals.append(_NOT_ONE)
+            raise _Refused(_NOT_ONE)
+        inner = ormsgpack.unpackb(payload, ext_hook=self._extension, option=MSGPACK_OPTIONS)
+        if (reason := self._extension_problem(code, inner)) is not None:
+            self._refusals.append(reason)
+            raise _Refused(reason)
 
     def _extension_problem(self, code: int, inner: Any) -> str | None:
         if code in _PLAIN_EXTENSIONS:
@@ -156,13 +154,6 @@ class TypePolicy:
 
     def _trusts(self, module: str) -> bool:
         return any(module == m or module.startswith(f"{m}.") for m in self.modules)
-
-
-def _b64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except binascii.Error:
-        raise _Refused("the value is not valid base64") from None
 
 
 def _all_str(items: Iterable[Any]) -> bool:

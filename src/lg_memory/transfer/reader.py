@@ -207,9 +207,9 @@ class _Scan:
 
 
 def _values_problem(policy: TypePolicy, record: Json) -> str | None:
-    for where, value in record_values(record):
+    for where, name, value in record_values(record):
         if (problem := policy.problem(value)) is not None:
-            return f"{where} of checkpoint {record['checkpoint_id']}: {problem}"
+            return f"{where} {name!r} of checkpoint {record['checkpoint_id']}: {problem}"
     return None
 
 
