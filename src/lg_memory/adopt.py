@@ -651,11 +651,8 @@ def wire(
         lines[end_line] = before_paren + sep + ", ".join(extra) + closing[end_col:]
     importer = f"from {project.memory_module} import checkpointer"
     importer += f" as {name}\n" if name != "checkpointer" else "\n"
-    last_import = max(
-        (n.end_lineno or 0 for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)),
-        default=0,
-    )
-    lines.insert(last_import, importer)
+    at, text_ = _import_place(tree, project.package_name, project.memory_module, importer)
+    lines.insert(at, text_)
     new = "".join(lines)
     try:
         ast.parse(new)
@@ -669,6 +666,28 @@ def wire(
         )  # fmt: skip
     )
     return path, new, diff
+
+
+def _import_place(tree: ast.Module, package: str, module: str, line: str) -> tuple[int, str]:
+    """Where the import of the wiring module goes, and its text, as isort would have it: among
+    the package's own imports, else in a group of its own before relative imports or after
+    the last import."""
+    imports = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    own = [
+        n
+        for n in imports
+        if isinstance(n, ast.ImportFrom)
+        and n.level == 0
+        and (n.module or "").split(".")[0] == package
+    ]
+    if own:
+        later = [n for n in own if (n.module or "") > module]
+        return (later[0].lineno - 1, line) if later else (own[-1].end_lineno or 0, line)
+    relative = [n for n in imports if isinstance(n, ast.ImportFrom) and n.level > 0]
+    if relative:
+        return relative[0].lineno - 1, line + "\n"
+    last = max((n.end_lineno or 0 for n in imports), default=0)
+    return last, ("\n" + line) if imports else line
 
 
 def _git(cwd: Path, *args: str) -> str | None:

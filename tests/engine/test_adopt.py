@@ -189,7 +189,7 @@ def test_wire_changes_only_the_compile_call(tmp_path: Path) -> None:
     path, new, diff = adopt.wire(root, info, "src/agent/app.py:graph", ["review"])
     assert new == app.replace(
         "from langgraph.graph import StateGraph\n",
-        "from langgraph.graph import StateGraph\nfrom agent.memory import checkpointer\n",
+        "from langgraph.graph import StateGraph\n\nfrom agent.memory import checkpointer\n",
     ).replace(
         '    name="bot",\n)',
         "    name=\"bot\",\n    checkpointer=checkpointer(),\n    interrupt_before=['review'],\n)",
@@ -210,3 +210,25 @@ def test_the_servers_checkpointer_block() -> None:
     }
     ttl = catalog.server_checkpointer("agent.memory", "postgres", 3601)["ttl"]  # type: ignore[index]
     assert ttl == {"strategy": "delete", "sweep_interval_minutes": 60, "default_ttl": 61}
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (  # among the package's own imports, in order
+            "import os\n\nfrom agent.a import x\nfrom agent.z import y\n",
+            "import os\n\nfrom agent.a import x\nfrom agent.memory import checkpointer\n"
+            "from agent.z import y\n",
+        ),
+        (  # a group of its own, before the relative imports
+            "import os\n\nfrom .tools import t\n",
+            "import os\n\nfrom agent.memory import checkpointer\n\nfrom .tools import t\n",
+        ),
+    ],
+)
+def test_wire_puts_the_import_where_isort_would(tmp_path: Path, head: str, expected: str) -> None:
+    app = head + "\ngraph = builder.compile()\n"
+    root = project(tmp_path, '[project]\nname = "a"\ndependencies = ["langgraph"]\n',
+                   **{"src__agent__app.py": app})  # fmt: skip
+    new = adopt.wire(root, adopt.inspect(root, git=False), "src/agent/app.py:graph", [])[1]
+    assert new == expected + "\ngraph = builder.compile(checkpointer=checkpointer())\n"

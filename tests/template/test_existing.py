@@ -328,6 +328,11 @@ def test_wire_gives_a_self_hosted_graph_the_checkpointer(tmp_path: Path) -> None
     assert changes(project) == ({"src/chatbot/app.py"}, set())
     assert "every call now needs a thread_id" in wired.stdout
     python = install(project)
+    # the project's own lint (`make lint`) passes, and the import sits where isort puts it
+    ruff = str(python.parent / "ruff")
+    run([ruff, "check", "."], cwd=project)
+    run([ruff, "format", "--check", "."], cwd=project)
+    run([ruff, "check", "--select", "I", "src/chatbot/app.py"], cwd=project)
     # The script's conversation now outlives its process: the second run sees the first turn.
     assert "(turn 1)" in run([python, "-m", "chatbot.app", "hello"], cwd=project).stdout
     assert "(turn 2)" in run([python, "-m", "chatbot.app", "again"], cwd=project).stdout
