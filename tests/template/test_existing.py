@@ -209,6 +209,10 @@ def test_setup_adds_memory_and_touches_nothing_else(
     # The project installs, its own tests (and the new ones) pass, and its checkpointer is
     # the one the server would open.
     python = install(project)
+    ruff = python.parent / "ruff"  # the project's own lint, with its own settings, passes
+    assert ruff.exists()
+    run([ruff, "check", "."], cwd=project)
+    run([ruff, "format", "--check", "."], cwd=project)
     tests = run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project)
     assert " passed" in tests.stdout and "skipped" not in tests.stdout
     assert (
