@@ -236,7 +236,7 @@ def test_switching_an_existing_project_moves_its_checkpoints(
     tmp_path: Path, servers: Servers
 ) -> None:
     project = committed(tmp_path, "setuptools_filepath")
-    setup(project, "--type", "sqlite")
+    setup(project, "--type", "sqlite", "--namespace", "switched")  # its own on a shared server
     python = install(project)
     run([python, "-c", SERVE, "a", "b", "c"], cwd=project)
     before = json.loads(lg(project, "info", "--json").stdout)
