@@ -54,7 +54,6 @@ class Project:
     package_dir: str  # that package's folder, relative ("src/agent")
     tests_dir: str  # where its tests live ("tests/integration_tests")
     graphs: dict[str, str] = field(default_factory=dict)  # langgraph.json's, if it has one
-    pyproject: dict[str, Any] | None = None
     requirements: bool = False  # a requirements.txt and no pyproject.toml dependencies
 
     @property
@@ -86,7 +85,7 @@ def _ours(path: Path) -> bool:
     except OSError:
         return False
     keys = {line.split(":", 1)[0] for line in text.splitlines()}
-    return {"preset", "package_name", "type"} <= keys or {"preset", "package_name"} <= keys
+    return {"preset", "package_name"} <= keys
 
 
 def inspect(root: Path, *, git: bool = True, check: bool = True) -> Project:
@@ -112,6 +111,13 @@ def inspect(root: Path, *, git: bool = True, check: bool = True) -> Project:
     deps = ((pyproject or {}).get("project") or {}).get("dependencies")
     dynamic = "dependencies" in ((pyproject or {}).get("project") or {}).get("dynamic", [])
     requirements = pyproject is None or (dynamic and deps is None)
+    if requirements and requirements_path.is_file():
+        try:
+            requirements_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise Refusal(
+                f"cannot parse requirements.txt: {exc}; fix it, then run setup again"
+            ) from None
     if requirements and not requirements_path.is_file():
         raise Refusal(
             "pyproject.toml declares its dependencies dynamic and there is no requirements.txt: "
@@ -124,8 +130,7 @@ def inspect(root: Path, *, git: bool = True, check: bool = True) -> Project:
         )
     tests = "tests/integration_tests" if (root / "tests/integration_tests").is_dir() else "tests"
     name = str(((pyproject or {}).get("project") or {}).get("name") or root.name)
-    project = Project(root, name, package_name, package_dir, tests, graphs, pyproject,
-                      bool(requirements))  # fmt: skip
+    project = Project(root, name, package_name, package_dir, tests, graphs, bool(requirements))
     for added in new_files(project) if check else ():
         if (root / added).exists():
             raise Refusal(
@@ -444,8 +449,10 @@ def _with_checkpointer(root: Path, checkpointer: dict[str, Any] | None) -> str |
     path = root / "langgraph.json"
     text = path.read_text(encoding="utf-8")
     data = json.loads(text)
-    if checkpointer is None or data.get("checkpointer") == checkpointer:
-        return None if "checkpointer" not in data or checkpointer else _without(data, text)
+    if data.get("checkpointer") == checkpointer:
+        return None
+    if checkpointer is None:  # switched to the in-memory type: the server keeps its threads
+        return _without(data, text) if "checkpointer" in data else None
     expected = {**data, "checkpointer": checkpointer}
     if "checkpointer" in data:  # ours, with other settings: rewritten in the file's indent
         new = json.dumps(expected, indent=_indent(text), ensure_ascii=False) + "\n"

@@ -597,15 +597,19 @@ class _Move:
         raise CheckpointError(
             f"migration error: the {self.target.label} store differs from what was moved "
             f"(first at thread {thread_id!r}): something else changed it during the move. "
-            f"Nothing is lost (the {self.source.label} store is untouched): run `lg-memory "
-            f"migrate --resume` to move it again, or {self.plan.way_back()}"
+            + self._move_again()
         )
 
     def _file_changed(self, path: Path) -> CheckpointError:
         return CheckpointError(
-            f"migration error: {path.name} changed while the move verified it. Nothing is lost "
-            f"(the {self.source.label} store is untouched): run `lg-memory migrate --resume` to "
-            f"move it again, or {self.plan.way_back()}"
+            f"migration error: {path.name} changed while the move verified it. "
+            + self._move_again()
+        )
+
+    def _move_again(self) -> str:
+        return (
+            f"Nothing is lost (the {self.source.label} store is untouched): run `lg-memory "
+            f"migrate --resume` to move it again, or {self.plan.way_back()}"
         )
 
     def _still_writing(self, threads: int) -> CheckpointError:

@@ -155,10 +155,11 @@ def report(project: Path, args: argparse.Namespace) -> None:
         wire(project, args, clean=False)
         return
     info = adopt.inspect(project, git=False, check=False)
+    async_ = load_settings(project=project).async_
     for site in adopt.compile_sites(project):
         if adopt.served(project, info, site):
             continue
-        if load_settings(project=project).async_:
+        if async_:
             print(
                 f"\n{site.spec(project)} compiles its graph without a checkpointer: compile it "
                 f"inside `async with aopen_checkpointer() as checkpointer:` (from "

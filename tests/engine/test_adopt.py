@@ -146,13 +146,15 @@ def test_env_files_and_gitignore(tmp_path: Path) -> None:
         ("pyproject.toml", "[project\n", "cannot parse pyproject.toml"),
         ("langgraph.json", "{graphs: 1", "cannot parse langgraph.json"),
         ("pyproject.toml", '[tool.poetry]\nname = "a"\n', "no [project] table"),
+        ("requirements.txt", "langgraph\n\xff\n", "cannot parse requirements.txt"),
     ],
 )
 def test_what_cannot_be_parsed_is_refused(
     tmp_path: Path, name: str, text: str, message: str
 ) -> None:
-    root = project(tmp_path, '[project]\nname = "a"\ndependencies = []\n')
-    (root / name).write_text(text)
+    pyproject = None if name == "requirements.txt" else '[project]\nname = "a"\ndependencies = []\n'
+    root = project(tmp_path, pyproject)
+    (root / name).write_bytes(text.encode("latin-1"))
     with pytest.raises(adopt.Refusal, match=message.replace("[", r"\[")):
         adopt.inspect(root, git=False)
 
