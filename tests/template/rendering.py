@@ -12,20 +12,28 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from copier import run_copy
 
-
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "extensions"))
 import backends as catalogue  # noqa: E402  (the template's view of the catalogue)
 
-__all__ = ["REPO", "TEMPLATE", "catalogue", "git", "install", "render", "run"]
+__all__ = [
+    "LG_MEMORY", "REPO", "TEMPLATE", "catalogue", "git", "install", "langgraph_dev", "lg",
+    "render", "run",
+]  # fmt: skip
+
+LG_MEMORY = str(Path(sys.executable).parent / "lg-memory")  # the dev environment's command
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
@@ -105,3 +113,44 @@ def run(
             f"--- stdout\n{result.stdout[-6000:]}\n--- stderr\n{result.stderr[-6000:]}"
         )
     return result
+
+
+def lg(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The dev environment's `lg-memory`, run without a terminal."""
+    result = subprocess.run(
+        [LG_MEMORY, *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@contextmanager
+def langgraph_dev(
+    python: Path, project: Path, log: Path, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`langgraph dev` of the project's venv on a free port, its output in `log`: its URL
+    once it listens; stopped on exit."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [python.parent / "langgraph", "dev", "--port", str(port), "--no-browser",
+             "--no-reload"],
+            cwd=project, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert server.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, f"not listening: {log.read_text()[-3000:]}"
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(30)

@@ -5,14 +5,10 @@ the project's store, where `lg-memory` sees it."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import time
 from pathlib import Path
 
+from rendering import install, langgraph_dev, render, run
 from services import Servers
-from rendering import install, render, run
 
 CLIENT = """
 import json, sys
@@ -26,39 +22,14 @@ print(json.dumps({"thread_id": thread["thread_id"], "next": state["next"]}))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_langgraph_dev_stores_threads_in_the_projects_backend(
     tmp_path: Path, servers: Servers
 ) -> None:
     project = render(tmp_path / "agent", project_name="agent", type="postgres")
     python = install(project)
     env = {"POSTGRES_URL": servers.url("postgres")}
-    port = free_port()
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [python.parent / "langgraph", "dev", "--port", str(port), "--no-browser", "--no-reload"],
-        cwd=project, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
+    with langgraph_dev(python, project, tmp_path / "server.log", env) as url:
         result = json.loads(run([python, "-c", CLIENT, url], cwd=project).stdout)
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
     served = (tmp_path / "server.log").read_text()
     assert "Using custom checkpointer: LgAsyncPostgresSaver" in served
     assert result["next"] == ["human_review"]  # paused, as compiled in studio.py

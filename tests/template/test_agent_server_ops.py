@@ -6,16 +6,13 @@ through the API (`acopy_thread`) resumes on its own; a run cancelled by
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import time
 from pathlib import Path
 
 import psycopg
 
+from rendering import install, langgraph_dev, render, run
 from services import Servers
-from rendering import install, render, run
 
 # A graph whose second node takes a while, so a second run finds the thread busy.
 SLOW_GRAPH = """
@@ -85,12 +82,6 @@ print(json.dumps(out))
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def runs_of(url: str, thread_id: str) -> list[str]:
     """The run id of each checkpoint of the thread, as PostgreSQL holds them."""
     with psycopg.connect(url) as conn:
@@ -112,33 +103,14 @@ def test_the_agent_server_copies_and_rolls_back_through_the_projects_checkpointe
     python = install(project)
     url = servers.url("postgres")
     env = {"POSTGRES_URL": url}
-    port = free_port()
     log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [python.parent / "langgraph", "dev", "--port", str(port), "--no-browser",
-             "--no-reload"],
-            cwd=project, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                assert server.poll() is None, log_path.read_text()[-3000:]
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.5)
-            client = run([python, "-c", CLIENT, f"http://127.0.0.1:{port}"], cwd=project)
-            result = json.loads(client.stdout)
-            # The rolled-back run's checkpoints go once it has stopped.
-            deadline = time.monotonic() + 15
-            while result["first_run"] in runs_of(url, result["busy"]):
-                assert time.monotonic() < deadline, log_path.read_text()[-3000:]
-                time.sleep(0.5)
-        finally:
-            server.terminate()
-            server.wait(30)
+    with langgraph_dev(python, project, log_path, env) as server_url:
+        result = json.loads(run([python, "-c", CLIENT, server_url], cwd=project).stdout)
+        # The rolled-back run's checkpoints go once it has stopped.
+        deadline = time.monotonic() + 15
+        while result["first_run"] in runs_of(url, result["busy"]):
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
     served = log_path.read_text()
 
     assert "Using custom checkpointer: LgAsyncPostgresSaver" in served

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from services import URL_ENV, Servers
 from rendering import catalogue, install, render, run
+from services import URL_ENV, Servers
 
 TYPES = ["memory", "sqlite", "postgres", "redis", "mongodb", "custom"]
 PRESETS = ["sqlite-persistent", "postgres-production", "redis-distributed", "mongodb-cloud"]

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from rendering import TEMPLATE, git, install, lg, run
 from services import Servers
-from rendering import TEMPLATE, git, install, run
-
-LG_MEMORY = str(Path(sys.executable).parent / "lg-memory")
 
 FILL = """
 from agent.graph import compile_graph
@@ -28,15 +26,6 @@ with open_checkpointer() as cp:
     app.update_state({"configurable": {"thread_id": "thread_1"}}, {"approved": True})
     app.invoke(None, {"configurable": {"thread_id": "thread_1"}})
 """
-
-
-def lg(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [LG_MEMORY, *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
-    )
-    if check:
-        assert result.returncode == 0, result.stdout + result.stderr
-    return result
 
 
 def test_the_seed_commands_from_outside_the_project(tmp_path: Path) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from copier import run_copy
 
-from services import URL_ENV, Servers
 from rendering import TEMPLATE, git, install, run
+from services import URL_ENV, Servers
 
 # Every backend is switched from and to once, through `copier update` and the project's own
 # environment; the data move between every ordered pair is tested in-process

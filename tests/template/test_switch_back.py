@@ -13,8 +13,8 @@ from pathlib import Path
 
 from test_switch import FILL, clean_env, counts, lg_memory, project, update
 
-from services import Servers
 from rendering import TEMPLATE, git, install, run
+from services import Servers
 
 # A model of the user's own module (outside the project's package, and not importable by the
 # project's `lg-memory`): a thread holding it, paused at an interrupt.
