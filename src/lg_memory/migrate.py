@@ -4,7 +4,10 @@ given up.
 1. A marker (`.lg-memory/pending-migration.json`) records the move before anything else, so
    that `lg-memory` reminds the user until it is done, and `migrate --resume` can finish it
    (or `migrate --abort` give it up, switching a project's files back).
-2. The source is exported to `lg-memory-backups/<type>-<namespace>-<time>.jsonl`.
+2. The source is exported to `lg-memory-backups/<type>-<namespace>-<time>.jsonl`. Into a
+   target with a bulk loader (SQLite, PostgreSQL) that holds none of the source's threads, the
+   backup is imported as it is written, in one transaction that commits only once the file is
+   complete (then step 3 has nothing to find, and step 4's import is that transaction).
 3. Threads that the target holds already, with checkpoints the backup does not have (the
    application wrote them there while the move was pending), are found before anything is
    written: the move stops, naming them, until the user keeps the target's copies
@@ -35,7 +38,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import AbstractContextManager, closing
+from contextlib import AbstractContextManager, ExitStack, closing
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
@@ -174,10 +177,8 @@ def run(
         _save(home, plan)
     if not all((home / name).is_file() for name in plan.moved):  # deleted: moved again
         plan = replace(plan, moved=[])
-    if plan.backup is None or not (home / plan.backup).is_file():
-        with opened(source) as (backend, saver):
-            backup = _export_file(home, source, backend, saver, None, "", progress("backup"))
-        plan = replace(plan, backup=str(backup.relative_to(home)), moved=[])
+    if plan.backup is not None and not (home / plan.backup).is_file():  # deleted: made again
+        plan = replace(plan, backup=None, moved=[])
         _save(home, plan)
     move = _Move(home, plan, source, target, opened, progress, list(trust))
     try:
@@ -218,8 +219,12 @@ def _export_file(
     threads: list[str] | None,
     suffix: str,
     progress: AbstractContextManager[Callable[[int], None]],
+    load: transfer.Loader | None = None,
 ) -> Path:
-    """An export of the store (or of `threads`) in `lg-memory-backups/`, complete or absent."""
+    """An export of the store (or of `threads`) in `lg-memory-backups/`, complete or absent.
+
+    With `load`, a bulk loader, the records are loaded as they are written: the file is
+    complete before the loader's transaction commits, and absent if it does not."""
     backups = home / BACKUPS
     backups.mkdir(exist_ok=True)
     (backups / ".gitignore").write_text("*\n")
@@ -242,13 +247,25 @@ def _export_file(
                 else _closed_each(backend, saver, threads)
             ) as records,
         ):
-            transfer.export_records(
+            written = transfer.passing(
                 _indexed(records, index),
                 out,
                 source={"type": settings.type, "namespace": settings.namespace},
                 progress=tick,
             )
-        partial.replace(path)  # verified (count, checksum) by the import, before it writes
+
+            def completed() -> Iterator[transfer.Json]:
+                yield from written
+                out.flush()
+                # Verified by the import before it writes (count, checksum), or by the
+                # loader's consuming the last record before it commits.
+                partial.replace(path)
+
+            if load is None:
+                for _ in completed():
+                    pass
+            else:
+                load(completed())
     finally:
         partial.unlink(missing_ok=True)
     _WRITTEN[path] = index
@@ -398,13 +415,27 @@ class _Move:
         self.replaced: dict[str, str] = {}  # thread -> the file its target copy was saved to
         self.passes = 0
         self.arrived = 0  # checkpoints written to the source during the move
-        self.backup = home / (plan.backup or "")
+        self.backup = home / plan.backup if plan.backup else None
 
     def run(self) -> str:
-        with self.opened(self.target) as (backend, saver):
+        with ExitStack() as stack:
+            try:
+                backend, saver = stack.enter_context(self.opened(self.target))
+            except Exception:
+                if self.backup is None:  # made all the same: a resumed move starts from it
+                    with self.opened(self.source) as (source_backend, source_saver):
+                        self._backed_up(
+                            _export_file(
+                                self.home, self.source, source_backend, source_saver, None, "",
+                                self.progress("backup"),
+                            )
+                        )  # fmt: skip
+                raise
             for name in self.plan.moved:  # verified by an earlier run
                 self.moved.add(_index(self.home / name))
-            if not self.plan.moved:
+            if self.backup is None:
+                self._first_pass(backend, saver)
+            elif not self.plan.moved:
                 self._pass(backend, saver, self.backup, first=True)
             before = self.moved.checkpoints(set())
             with self.opened(self.source) as (source_backend, source_saver):
@@ -449,6 +480,46 @@ class _Move:
             "`lg-memory clear` it when satisfied."
         )
 
+    def _backed_up(self, path: Path) -> None:
+        self.backup = path
+        self.plan = replace(self.plan, backup=_relative(self.home, path), moved=[])
+        _save(self.home, self.plan)
+
+    def _first_pass(self, backend: Backend, saver: store.Saver) -> None:
+        """The backup, imported and verified; as it is written, where the target can load it
+        so (see `_streamed`)."""
+        with self.opened(self.source) as (source_backend, source_saver):
+            load = self._streamed(backend, saver, source_backend, source_saver)
+            path = _export_file(
+                self.home, self.source, source_backend, source_saver, None, "",
+                self.progress("import" if load else "backup"), load=load,
+            )  # fmt: skip
+        self._backed_up(path)
+        if load is None:
+            self._pass(backend, saver, path, first=True)
+            return
+        index = _index(path)
+        self.moved.add(index)
+        self._verified(backend, saver, path, index, first=True)
+
+    def _streamed(
+        self,
+        backend: Backend,
+        saver: store.Saver,
+        source_backend: Backend,
+        source_saver: store.Saver,
+    ) -> transfer.Loader | None:
+        """The target's bulk loader, if the backup can be loaded as it is written: with no
+        thread whose target copy is kept, and none the target holds already (those are
+        settled first, against the whole backup)."""
+        load = backend.loader(saver)
+        if load is None or self.skip:
+            return None
+        held = {t.thread_id for t in backend.threads(saver, None)}
+        if held and held & {t.thread_id for t in source_backend.threads(source_saver, None)}:
+            return None
+        return load
+
     def _pass(self, backend: Backend, saver: store.Saver, path: Path, first: bool = False) -> None:
         """Import the export at `path` and verify it, once the threads both stores hold are
         settled."""
@@ -466,6 +537,16 @@ class _Move:
                 skip=self.skip,
             )
         self.moved.add({t: thread for t, thread in index.items() if t not in self.skip})
+        self._verified(backend, saver, path, index, first)
+
+    def _verified(
+        self,
+        backend: Backend,
+        saver: store.Saver,
+        path: Path,
+        index: dict[str, _Thread],
+        first: bool,
+    ) -> None:
         with self.progress("verify") as tick:
             self._verify(backend, saver, path, index, tick, whole=first)
         self.plan = replace(self.plan, moved=[*self.plan.moved, _relative(self.home, path)])

@@ -32,6 +32,7 @@ from pydantic import BaseModel
 
 from lg_memory import CheckpointError, Settings, migrate, open_checkpointer
 from lg_memory import cli as lg_cli
+from lg_memory.backends import postgres as postgres_backend
 from lg_memory.backends.sqlite import database_path
 from lg_memory.transfer import unpack_raw
 
@@ -138,14 +139,17 @@ def test_a_resumed_move_is_not_taken_for_two_histories(
     @contextmanager
     def killed(stage: str) -> Iterator[Callable[[int], None]]:
         if stage == "import":
-            raise KeyboardInterrupt  # stopped once the backup is written
+            raise KeyboardInterrupt  # before anything is imported
         yield lambda n: None
 
     with pytest.raises(KeyboardInterrupt):
         migrate.run(source, settings, lg_cli.opened, killed)
-    plan = migrate.pending(tmp_path)
-    assert plan is not None and plan.backup is not None
-    code, _, err = cli("import", str(tmp_path / plan.backup), "--thread-id", done)
+    assert migrate.pending(tmp_path) is not None
+    with open_checkpointer(settings) as saver:
+        assert export(saver).count(b"\n") == 2  # nothing but a header and a trailer
+    with open_checkpointer(source) as saver:  # one thread arrives, as from an earlier attempt
+        (tmp_path / "done.jsonl").write_bytes(export(saver, done))
+    code, _, err = cli("import", str(tmp_path / "done.jsonl"))
     assert code == 0, err
 
     code, out, err = cli("migrate", "--resume")
@@ -154,6 +158,59 @@ def test_a_resumed_move_is_not_taken_for_two_histories(
     assert out.startswith("migrated 2 threads, ") and "copies of" not in out
     with open_checkpointer(source) as a, open_checkpointer(settings) as b:
         assert comparable(export(a)) == comparable(export(b))
+
+
+@pytest.mark.backends("sqlite", "postgres")
+def test_a_move_stopped_while_its_backup_streams_in_leaves_nothing_behind(
+    settings: Settings, fresh: Fresh, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Into SQLite and PostgreSQL the backup is imported as it is written, in one transaction
+    that commits once the file is complete. Stopped half-way (rows sent, file unfinished), the
+    target holds nothing and no backup is left; resumed, the move starts again and finishes."""
+    monkeypatch.setattr(postgres_backend, "BATCH", 1)  # every row reaches the server at once
+    source = fresh("sqlite")
+    fill(source)
+    stages: list[str] = []
+
+    @contextmanager
+    def stopped(stage: str) -> Iterator[Callable[[int], None]]:
+        stages.append(stage)
+
+        def tick(n: int) -> None:
+            if stage == "import" and n == 3:
+                raise KeyboardInterrupt
+
+        yield tick
+
+    with pytest.raises(KeyboardInterrupt):
+        migrate.run(source, settings, lg_cli.opened, stopped)
+
+    assert stages == ["import"]  # no backup of its own: the import writes it
+    with open_checkpointer(settings) as saver:
+        assert export(saver).count(b"\n") == 2  # nothing but a header and a trailer
+    assert not list((tmp_path / migrate.BACKUPS).glob("*.jsonl*"))
+    plan = migrate.pending(tmp_path)
+    assert plan is not None and plan.backup is None
+
+    stages.clear()
+    report = migrate.run(source, settings, lg_cli.opened, recorded(stages), resume=True)
+
+    assert stages == ["import", "verify"], stages
+    assert report.startswith("migrated 2 threads, "), report
+    with open_checkpointer(source) as a, open_checkpointer(settings) as b:
+        assert comparable(export(a)) == comparable(export(b))
+    [backup] = (tmp_path / migrate.BACKUPS).glob("*.jsonl")
+    with open_checkpointer(source) as saver:
+        assert comparable(backup.read_bytes()) == comparable(export(saver))
+
+
+def recorded(stages: list[str]) -> Callable[[str], Any]:
+    @contextmanager
+    def progress(stage: str) -> Iterator[Callable[[int], None]]:
+        stages.append(stage)
+        yield lambda n: None
+
+    return progress
 
 
 # -- 1. writes racing a migration ------------------------------------------------------------

@@ -20,7 +20,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.postgres.base import PRUNE_DELTA_THREADS_SQL
-from langgraph.checkpoint.serde.jsonplus import EXT_DELTA_SNAPSHOT
+from langgraph.checkpoint.serde.jsonplus import EXT_DELTA_SNAPSHOT as SNAPSHOT
 from psycopg import Cursor, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
@@ -94,7 +94,8 @@ def _record(saver: PostgresSaver, row: DictRow) -> dict[str, Any]:
         (task_id.decode(), channel.decode(), kind.decode(), blob, path.decode(), int(idx))
         for task_id, channel, kind, blob, path, idx in row["pending_writes"] or ()
     ]
-    writes.sort(key=lambda w: writes_sort_key(w[4], w[0], w[5]))
+    if len(writes) > 1:
+        writes.sort(key=lambda w: writes_sort_key(w[4], w[0], w[5]))
     return transfer.make_record(
         key,
         row["parent_checkpoint_id"],
@@ -152,20 +153,29 @@ _PRIMITIVE_HEADS = frozenset(
 _EXT_CODE_AT = {0xD4: 1, 0xD5: 1, 0xD6: 1, 0xD7: 1, 0xD8: 1, 0xC7: 2, 0xC8: 3, 0xC9: 5}
 
 
-def _primitive(kind: str, data: bytes) -> tuple[bool, Any]:
-    """(True, value) when the value is None, a bool, an int, a float or a str: the values
-    `put` keeps inline in the checkpoint's jsonb rather than in `checkpoint_blobs`."""
-    if kind == "null":
-        return True, None
-    if kind == "msgpack" and data and data[0] in _PRIMITIVE_HEADS:
-        return True, ormsgpack.unpackb(data)
-    return False, None
-
-
-def _extension_code(kind: str, data: bytes) -> int | None:
-    """The msgpack extension code of a value that is one object of some class, or None."""
-    at = _EXT_CODE_AT.get(data[0]) if kind == "msgpack" and data else None
-    return None if at is None else int.from_bytes(data[at : at + 1], "big", signed=True)
+def _split(
+    values: dict[str, transfer.Typed],
+) -> tuple[dict[str, Any], list[tuple[str, str, bytes]]]:
+    """A checkpoint's channel values as `put` stores them: None, bools, ints, floats and strs
+    inline in the checkpoint's jsonb, the others as (channel, type, bytes) for
+    `checkpoint_blobs`. A DeltaChannel's snapshot also leaves the saver's marker inline."""
+    inline: dict[str, Any] = {}
+    blobs: list[tuple[str, str, bytes]] = []
+    for channel, value in values.items():
+        kind, data = transfer.value_bytes(value)
+        if kind == "null":
+            inline[channel] = None
+            continue
+        if kind == "msgpack" and data:
+            if data[0] in _PRIMITIVE_HEADS:
+                inline[channel] = ormsgpack.unpackb(data)
+                continue
+            # One object of some class: its extension code tells a snapshot.
+            at = _EXT_CODE_AT.get(data[0])
+            if at is not None and int.from_bytes(data[at : at + 1], signed=True) == SNAPSHOT:
+                inline[channel] = True
+        blobs.append((channel, kind, data))
+    return inline, blobs
 
 
 class _Rows:
@@ -183,19 +193,8 @@ class _Rows:
         if thread_id != self._thread:
             self._thread = thread_id
             self._stored.clear()
-        where = f"checkpoint {checkpoint_id} of thread {thread_id!r}"
         checkpoint = transfer.align_versions(record["checkpoint"], str)
-        inline: dict[str, Any] = {}
-        blobs: dict[str, tuple[str, bytes]] = {}
-        for channel, value in checkpoint["channel_values"].items():
-            kind, data = transfer.value_bytes(value)
-            is_primitive, plain = _primitive(kind, data)
-            if is_primitive:
-                inline[channel] = plain
-                continue
-            blobs[channel] = (kind, data)
-            if _extension_code(kind, data) == EXT_DELTA_SNAPSHOT:
-                inline[channel] = True  # the saver's marker of a snapshot behind it
+        inline, blobs = _split(checkpoint["channel_values"])
         document = {
             k: v if k in transfer.JSON_FIELDS else _decoded(v)
             for k, v in checkpoint.items()
@@ -203,17 +202,19 @@ class _Rows:
         }
         document["channel_values"] = inline
         # As `put` with the versions the thread did not store yet: a blob per new version.
-        versions = checkpoint["channel_versions"]
-        for channel, blob in blobs.items():
-            if (version := versions.get(channel)) is None or (ns, channel, version) in self._stored:
+        versions, stored = checkpoint["channel_versions"], self._stored
+        rows = self.tables["checkpoint_blobs"]
+        for channel, kind, data in blobs:
+            if (version := versions.get(channel)) is None or (ns, channel, version) in stored:
                 continue
-            self._stored.add((ns, channel, version))
-            self.tables["checkpoint_blobs"].append((thread_id, ns, channel, version, *blob))
+            stored.add((ns, channel, version))
+            rows.append((thread_id, ns, channel, version, kind, data))
         metadata = get_serializable_checkpoint_metadata({}, record["metadata"])
         self.tables["checkpoints"].append(
             (thread_id, ns, checkpoint_id, record["parent_checkpoint_id"],
-             _jsonb(document, where), _jsonb(metadata, where))
+             _jsonb(document, record), _jsonb(metadata, record))
         )  # fmt: skip
+        rows = self.tables["checkpoint_writes"]
         special: dict[tuple[str, int], tuple[Any, ...]] = {}
         for task_id, task_path, idx, channel, value in transfer.indexed_writes(record["writes"]):
             row = (thread_id, ns, checkpoint_id, task_id, task_path, idx, channel,
@@ -221,8 +222,8 @@ class _Rows:
             if idx < 0:
                 special[(task_id, idx)] = row  # replaced, as by `put_writes`: the last one wins
             else:
-                self.tables["checkpoint_writes"].append(row)
-        self.tables["checkpoint_writes"].extend(special.values())
+                rows.append(row)
+        rows.extend(special.values())
 
     def batches(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, list[Any]]]:
         """The rows of every `BATCH` records, then of the rest."""
@@ -258,13 +259,14 @@ def _decoded(value: list[str]) -> Any:
     return PostgresSaver.serde.loads_typed(transfer.value_bytes(value))
 
 
-def _jsonb(obj: Any, where: str) -> bytes:
+def _jsonb(obj: Any, record: dict[str, Any]) -> bytes:
     try:
         return orjson.dumps(obj)
     except TypeError:
         try:
             return json.dumps(obj).encode()
         except (TypeError, ValueError) as exc:
+            where = f"checkpoint {record['checkpoint_id']} of thread {record['thread_id']!r}"
             raise CheckpointError(f"{where}: cannot be stored as JSON ({exc})") from None
 
 

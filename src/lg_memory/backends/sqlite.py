@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
 from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,8 @@ def _record(
         return saved_record(saver, key)
     where = f"checkpoint {key[2]} of thread {key[0]!r}"
     checkpoint = transfer.unpack_raw(row[5])
-    writes.sort(key=lambda w: writes_sort_key(w[7], w[3], w[8]))
+    if len(writes) > 1:
+        writes.sort(key=lambda w: writes_sort_key(w[7], w[3], w[8]))
     return transfer.make_record(
         key,
         row[3],
@@ -185,7 +187,7 @@ class SqliteBackend(Backend):
                     f"value, task_path, idx FROM writes {where} {order}",
                     args,
                 )
-                writes = groupby(wcur, key=lambda w: (w[0], w[1], w[2]))
+                writes = groupby(wcur, key=itemgetter(0, 1, 2))
                 pending = next(writes, None)
                 for row in cur:
                     key = (row[0], row[1], row[2])

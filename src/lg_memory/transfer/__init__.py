@@ -29,7 +29,7 @@ from .values import (
 )
 from .verbatim import verbatim
 from .versions import align_versions
-from .writer import export_checkpoints, export_records, iter_store, record
+from .writer import export_checkpoints, export_records, iter_store, passing, record
 
 __all__ = [
     "FORMAT",
@@ -54,6 +54,7 @@ __all__ = [
     "make_record",
     "pack_raw",
     "parse_json",
+    "passing",
     "plain_serde",
     "raw_typed",
     "raw_value",

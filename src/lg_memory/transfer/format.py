@@ -165,7 +165,8 @@ def _sorted_writes(writes: Iterable[tuple[str, str, Typed, str]]) -> list[Any]:
     stable and keeps it as the saver returned it.
     """
     rows: list[list[Any]] = [list(w) for w in writes]
-    rows.sort(key=lambda w: (w[0], WRITES_IDX_MAP.get(w[1], 0), w[1]))
+    if len(rows) > 1:
+        rows.sort(key=lambda w: (w[0], WRITES_IDX_MAP.get(w[1], 0), w[1]))
     return rows
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, TextIO, cast
 
@@ -32,6 +32,25 @@ def export_records(
     progress: Callable[[int], None] | None = None,
 ) -> Summary:
     """Write checkpoint records (in export order) to `out` as an export file."""
+    writing = passing(records, out, source=source, thread_id=thread_id, progress=progress)
+    while True:
+        try:
+            next(writing)
+        except StopIteration as done:
+            summary: Summary = done.value
+            return summary
+
+
+def passing(
+    records: Iterable[Json],
+    out: TextIO | BinaryIO,
+    *,
+    source: dict[str, Any],
+    thread_id: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Generator[Json, None, Summary]:
+    """Write checkpoint records (in export order) to `out` as an export file, yielding each
+    once it is written; the trailer is written once the last one has passed."""
     started = time.monotonic()
     writer = _LineWriter(out)
     writer.write(
@@ -49,6 +68,7 @@ def export_records(
             raise CheckpointError(f"export of thread {thread_id!r} got thread {rec['thread_id']!r}")
         tally.add(rec)
         writer.write(rec)
+        yield rec
         if progress:
             progress(tally.checkpoints)
     writer.write(
