@@ -54,6 +54,7 @@ BACKUPS = Path("lg-memory-backups")
 CATCH_UP_PASSES = 5  # passes over threads written during the move, before asking to stop them
 KEEP_TARGET, REPLACE = "keep-target", "replace"  # what to do with threads both stores hold
 _NAMED = 3  # threads named in a one-line message
+BUFFER = 2**20  # bytes read or written at once: backups are hundreds of MB
 
 Opener = Callable[[Settings], AbstractContextManager[tuple[Backend, store.Saver]]]
 Progress = Callable[[str], AbstractContextManager[Callable[[int], None]]]
@@ -238,7 +239,7 @@ def _export_file(
     index: dict[str, _Thread] = {}
     try:
         with (
-            open(partial, "wb") as out,
+            open(partial, "wb", buffering=BUFFER) as out,
             progress as tick,
             transfer.verbatim(saver),
             closing(
@@ -349,7 +350,7 @@ def _index(path: Path) -> dict[str, _Thread]:
     if path in _WRITTEN:
         return _WRITTEN[path]
     found: dict[str, _Thread] = {}
-    with path.open("rb") as f:
+    with path.open("rb", buffering=BUFFER) as f:
         for _ in _indexed(map(transfer.parse_json, _body(f)), found):
             pass
     return found
@@ -615,7 +616,7 @@ class _Move:
         and no checkpoint that never moved. Only what moved is compared: other threads of the
         target, and those whose target copies are kept, are not."""
         wanted = sorted(t for t in index if t not in self.skip)
-        with transfer.verbatim(saver), path.open("rb") as f:
+        with transfer.verbatim(saver), path.open("rb", buffering=BUFFER) as f:
             if whole or len(wanted) > 200:
                 records = backend.records(saver, None)
                 found = _Cursor(_grouped(records), records.close)
