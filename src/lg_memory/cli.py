@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from langgraph.checkpoint.base import CheckpointTuple
 
@@ -418,17 +418,24 @@ def opened(settings: Settings, create: bool = True) -> Iterator[tuple[Backend, S
 
 
 @contextlib.contextmanager
-def output(path: str | None) -> Iterator[TextIO]:
-    """stdout, or a file that only appears once complete (no half-written backups)."""
+def output(path: str | None) -> Iterator[BinaryIO | TextIO]:
+    """stdout, or a file that only appears once complete (no half-written backups); as bytes
+    where it can take them (an export is UTF-8 already)."""
     if path is None or path == "-":
-        yield sys.stdout
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a stdout replaced by a text-only stream
+            yield sys.stdout
+            return
+        sys.stdout.flush()
+        yield binary
+        binary.flush()
         return
     final = Path(path)
     if final.is_dir():
         raise CheckpointError(f"cannot write {final}: is a directory")
     partial = final.with_name(final.name + ".partial")
     try:
-        with open(partial, "w", encoding="utf-8") as out:
+        with open(partial, "wb", buffering=transfer.BUFFER) as out:
             yield out
         partial.replace(final)
     finally:

@@ -54,7 +54,6 @@ BACKUPS = Path("lg-memory-backups")
 CATCH_UP_PASSES = 5  # passes over threads written during the move, before asking to stop them
 KEEP_TARGET, REPLACE = "keep-target", "replace"  # what to do with threads both stores hold
 _NAMED = 3  # threads named in a one-line message
-BUFFER = 2**20  # bytes read or written at once: backups are hundreds of MB
 
 Opener = Callable[[Settings], AbstractContextManager[tuple[Backend, store.Saver]]]
 Progress = Callable[[str], AbstractContextManager[Callable[[int], None]]]
@@ -239,7 +238,7 @@ def _export_file(
     index: dict[str, _Thread] = {}
     try:
         with (
-            open(partial, "wb", buffering=BUFFER) as out,
+            open(partial, "wb", buffering=transfer.BUFFER) as out,
             progress as tick,
             transfer.verbatim(saver),
             closing(
@@ -350,7 +349,7 @@ def _index(path: Path) -> dict[str, _Thread]:
     if path in _WRITTEN:
         return _WRITTEN[path]
     found: dict[str, _Thread] = {}
-    with path.open("rb", buffering=BUFFER) as f:
+    with path.open("rb", buffering=transfer.BUFFER) as f:
         for _ in _indexed(map(transfer.parse_json, _body(f)), found):
             pass
     return found
@@ -616,7 +615,7 @@ class _Move:
         and no checkpoint that never moved. Only what moved is compared: other threads of the
         target, and those whose target copies are kept, are not."""
         wanted = sorted(t for t in index if t not in self.skip)
-        with transfer.verbatim(saver), path.open("rb", buffering=BUFFER) as f:
+        with transfer.verbatim(saver), path.open("rb", buffering=transfer.BUFFER) as f:
             if whole or len(wanted) > 200:
                 records = backend.records(saver, None)
                 found = _Cursor(_grouped(records), records.close)

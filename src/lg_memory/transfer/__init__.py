@@ -12,7 +12,18 @@
 The names other modules use are importable from here.
 """
 
-from .format import FORMAT, JSON_FIELDS, VERSION, Json, Key, Summary, dumps, make_record, parse_json
+from .format import (
+    BUFFER,
+    FORMAT,
+    JSON_FIELDS,
+    VERSION,
+    Json,
+    Key,
+    Summary,
+    dumps,
+    make_record,
+    parse_json,
+)
 from .importer import Loader, Unmovable, Untrusted, import_checkpoints, indexed_writes
 from .policy import TRUSTED_MODULES
 from .reader import Header, read_export
@@ -32,6 +43,7 @@ from .versions import align_versions
 from .writer import export_checkpoints, export_records, iter_store, passing, record
 
 __all__ = [
+    "BUFFER",
     "FORMAT",
     "JSON_FIELDS",
     "TRUSTED_MODULES",

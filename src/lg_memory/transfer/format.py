@@ -68,6 +68,7 @@ FORMAT = "lg-memory-export"
 VERSION = 1
 # No line is longer: a reader refuses a longer one before holding it, a writer does not write it.
 MAX_LINE_BYTES = 64 * 2**20
+BUFFER = 2**20  # bytes of an export read or written at once: exports run to hundreds of MB
 
 # Checkpoint fields that are plain JSON; every other field holds Python objects.
 JSON_FIELDS = frozenset({"v", "id", "ts", "channel_versions", "versions_seen", "updated_channels"})

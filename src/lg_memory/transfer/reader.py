@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from ..settings import CheckpointError
 from .format import (
+    BUFFER,
     FORMAT,
     MAX_LINE_BYTES,
     VERSION,
@@ -65,7 +66,7 @@ class Reader:
     def __init__(self, path: Path) -> None:
         self.name = path.name
         try:
-            self._file: IO[bytes] = path.open("rb")
+            self._file: IO[bytes] = path.open("rb", buffering=BUFFER)
         except OSError as exc:
             raise CheckpointError(f"cannot read {path}: {exc.strerror}") from None
         self._stamp: tuple[int, int] | None = None
