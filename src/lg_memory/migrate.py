@@ -266,6 +266,11 @@ def _export_file(
                     pass
             else:
                 load(completed())
+                if not path.is_file():  # the loader stopped reading before the end
+                    raise CheckpointError(
+                        f"migration error: the import stopped reading {path.name} before its "
+                        "end; run `lg-memory migrate --resume` to move it again"
+                    )
     finally:
         partial.unlink(missing_ok=True)
     _WRITTEN[path] = index

@@ -30,7 +30,7 @@ from example_agent.graph import compile_graph
 from langgraph.checkpoint.base import empty_checkpoint
 from pydantic import BaseModel
 
-from lg_memory import CheckpointError, Settings, migrate, open_checkpointer
+from lg_memory import CheckpointError, Settings, backends, migrate, open_checkpointer
 from lg_memory import cli as lg_cli
 from lg_memory.backends import postgres as postgres_backend
 from lg_memory.backends.sqlite import database_path
@@ -202,6 +202,26 @@ def test_a_move_stopped_while_its_backup_streams_in_leaves_nothing_behind(
     [backup] = (tmp_path / migrate.BACKUPS).glob("*.jsonl")
     with open_checkpointer(source) as saver:
         assert comparable(backup.read_bytes()) == comparable(export(saver))
+
+
+@pytest.mark.backends("sqlite")
+def test_a_loader_that_stops_reading_early_does_not_pass_for_a_move(
+    settings: Settings, fresh: Fresh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backup is complete only once the loader has read its last record: a loader that
+    returns before (a bug) is an error, not a move with a backup missing."""
+    source = fresh("sqlite")
+    fill(source)
+
+    def three(self: Any, saver: Any, records: Any) -> None:
+        for _ in zip(range(3), records, strict=False):
+            pass
+
+    monkeypatch.setattr(type(backends.load("sqlite")), "load_records", three)
+    with pytest.raises(CheckpointError, match="the import stopped reading .* before its end"):
+        migrate.run(source, settings, lg_cli.opened, lg_cli.progress)
+    plan = migrate.pending(settings.home)
+    assert plan is not None and plan.backup is None
 
 
 def recorded(stages: list[str]) -> Callable[[str], Any]:
