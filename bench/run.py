@@ -26,6 +26,9 @@ by side: each operation's seconds, peak memory, checkpoints per second and ratio
 naive approach (each measured within its own run), and new / old of that ratio (else of the
 throughput). Its project is installed with UV_COMPILE_BYTECODE=1. `--rounds N` runs both
 N times, alternately first, and compares the medians.
+
+The two sides run minutes apart, each on servers of its own: for `migrate` alone,
+bench/ab_migrate.py pairs the two versions on one server, seconds apart (less noise).
 """
 
 from __future__ import annotations
