@@ -428,33 +428,28 @@ class _Move:
                 backend, saver = stack.enter_context(self.opened(self.target))
             except Exception:
                 if self.backup is None:  # made all the same: a resumed move starts from it
-                    with self.opened(self.source) as (source_backend, source_saver):
-                        self._backed_up(
-                            _export_file(
-                                self.home, self.source, source_backend, source_saver, None, "",
-                                self.progress("backup"),
-                            )
-                        )  # fmt: skip
+                    with self.opened(self.source) as source:
+                        self._back_up(source, None)
                 raise
+            source_backend, source_saver = stack.enter_context(self.opened(self.source))
             for name in self.plan.moved:  # verified by an earlier run
                 self.moved.add(_index(self.home / name))
             if self.backup is None:
-                self._first_pass(backend, saver)
+                self._first_pass((source_backend, source_saver), backend, saver)
             elif not self.plan.moved:
                 self._pass(backend, saver, self.backup, first=True)
             before = self.moved.checkpoints(set())
-            with self.opened(self.source) as (source_backend, source_saver):
-                while changed := self.moved.changed(
-                    source_backend.threads(source_saver, None), self.skip
-                ):
-                    if self.passes == CATCH_UP_PASSES:
-                        raise self._still_writing(len(changed))
-                    self.passes += 1
-                    path = _export_file(
-                        self.home, self.source, source_backend, source_saver, changed,
-                        f"-catchup{self.passes}", self.progress(f"catch-up {self.passes}"),
-                    )  # fmt: skip
-                    self._pass(backend, saver, path)
+            while changed := self.moved.changed(
+                source_backend.threads(source_saver, None), self.skip
+            ):
+                if self.passes == CATCH_UP_PASSES:
+                    raise self._still_writing(len(changed))
+                self.passes += 1
+                path = _export_file(
+                    self.home, self.source, source_backend, source_saver, changed,
+                    f"-catchup{self.passes}", self.progress(f"catch-up {self.passes}"),
+                )  # fmt: skip
+                self._pass(backend, saver, path)
             self.arrived = self.moved.checkpoints(set()) - before
             self._final_check(backend, saver)
         threads = [t for t in self.moved.keys if t not in self.skip]
@@ -485,21 +480,25 @@ class _Move:
             "`lg-memory clear` it when satisfied."
         )
 
-    def _backed_up(self, path: Path) -> None:
+    def _back_up(self, source: tuple[Backend, store.Saver], load: transfer.Loader | None) -> Path:
+        """Export the source to the backup, recorded in the plan; with `load`, loaded into the
+        target as it is written."""
+        path = _export_file(
+            self.home, self.source, *source, None, "",
+            self.progress("import" if load else "backup"), load=load,
+        )  # fmt: skip
         self.backup = path
         self.plan = replace(self.plan, backup=_relative(self.home, path), moved=[])
         _save(self.home, self.plan)
+        return path
 
-    def _first_pass(self, backend: Backend, saver: store.Saver) -> None:
-        """The backup, imported and verified; as it is written, where the target can load it
+    def _first_pass(
+        self, source: tuple[Backend, store.Saver], backend: Backend, saver: store.Saver
+    ) -> None:
+        """The backup, imported and verified: as it is written, where the target can load it
         so (see `_streamed`)."""
-        with self.opened(self.source) as (source_backend, source_saver):
-            load = self._streamed(backend, saver, source_backend, source_saver)
-            path = _export_file(
-                self.home, self.source, source_backend, source_saver, None, "",
-                self.progress("import" if load else "backup"), load=load,
-            )  # fmt: skip
-        self._backed_up(path)
+        load = self._streamed(source, backend, saver)
+        path = self._back_up(source, load)
         if load is None:
             self._pass(backend, saver, path, first=True)
             return
@@ -508,11 +507,7 @@ class _Move:
         self._verified(backend, saver, path, index, first=True)
 
     def _streamed(
-        self,
-        backend: Backend,
-        saver: store.Saver,
-        source_backend: Backend,
-        source_saver: store.Saver,
+        self, source: tuple[Backend, store.Saver], backend: Backend, saver: store.Saver
     ) -> transfer.Loader | None:
         """The target's bulk loader, if the backup can be loaded as it is written: with no
         thread whose target copy is kept, and none the target holds already (those are
@@ -521,6 +516,7 @@ class _Move:
         if load is None or self.skip:
             return None
         held = {t.thread_id for t in backend.threads(saver, None)}
+        source_backend, source_saver = source
         if held and held & {t.thread_id for t in source_backend.threads(source_saver, None)}:
             return None
         return load
