@@ -17,10 +17,11 @@ given up.
    idempotent, so a resumed move creates no duplicates); then, thread by thread, the target
    must hold every checkpoint moved, the same line for line (ids, parents, metadata, values),
    and no other.
-5. Catch-up passes: the source's threads (count and newest checkpoint) are compared with what
-   moved; the threads written to meanwhile are exported again, imported and verified, until a
-   pass finds no change. After `CATCH_UP_PASSES` passes with writes still arriving, the move
-   stops and asks for the writers to be stopped (the work done so far is kept).
+5. Catch-up passes: the source's threads (count and newest checkpoint, and pending writes where
+   the backend counts them) are compared with what moved; the threads written to meanwhile
+   are exported again, imported and verified, until a pass finds no change. After
+   `CATCH_UP_PASSES` passes with writes still arriving, the move stops and asks for the writers
+   to be stopped (the work done so far is kept).
 6. The marker is removed. The source store is never written to.
 
 Values move as the source stored them, without being decoded, into every backend that stores
@@ -383,14 +384,21 @@ class _Moved:
             self.keys[thread_id] = thread.keys if earlier is None else earlier | thread.keys
             self.last[thread_id] = thread
 
-    def changed(self, found: Iterable[store.Thread], skip: set[str]) -> list[str]:
-        """The threads of `found` (the source's now) that differ from what moved."""
+    def changed(
+        self, found: Iterable[store.Thread], writes: dict[str, int] | None, skip: set[str]
+    ) -> list[str]:
+        """The threads of `found` (the source's now, with their pending writes where the
+        backend counts them) that differ from what moved."""
         changed = []
         for t in found:
             if t.thread_id in skip:
                 continue
             last = self.last.get(t.thread_id)
-            if last is None or (t.checkpoints, t.latest_id) != (last.keys.count, last.keys.latest):
+            if (
+                last is None
+                or (t.checkpoints, t.latest_id) != (last.keys.count, last.keys.latest)
+                or (writes is not None and writes.get(t.thread_id, 0) != last.writes)
+            ):
                 changed.append(t.thread_id)
         return sorted(changed)
 
@@ -440,7 +448,9 @@ class _Move:
                 self._pass(backend, saver, self.backup, first=True)
             before = self.moved.checkpoints(set())
             while changed := self.moved.changed(
-                source_backend.threads(source_saver, None), self.skip
+                source_backend.threads(source_saver, None),
+                source_backend.write_counts(source_saver),
+                self.skip,
             ):
                 if self.passes == CATCH_UP_PASSES:
                     raise self._still_writing(len(changed))
@@ -462,8 +472,9 @@ class _Move:
     def epilogue(self) -> str:
         parts = ["verified"]
         if self.passes:
+            what = f"{self.arrived} checkpoints" if self.arrived else "pending writes"
             parts.append(
-                f"{self.arrived} checkpoints written during the move were carried over in "
+                f"{what} written during the move were carried over in "
                 f"{self.passes} catch-up pass{'es' if self.passes > 1 else ''}"
             )
         if self.skip:

@@ -296,6 +296,30 @@ def export_of(settings: Settings) -> bytes:
         return export(saver)
 
 
+@pytest.mark.backends("sqlite", "postgres", "mongodb")
+def test_writes_to_a_moved_checkpoint_without_a_new_one_are_carried_over(
+    settings: Settings, fresh: Fresh
+) -> None:
+    """A step that pauses writes to the newest checkpoint and writes no new one: the thread's
+    count and newest checkpoint stay as they were moved, its pending writes do not."""
+    source = fresh("sqlite")
+    _, paused = fill(source)
+
+    def inject(stage: str) -> None:
+        if stage == "verify":
+            with open_checkpointer(source) as saver:
+                latest = saver.get_tuple(config(paused))
+                assert latest is not None
+                saver.put_writes(latest.config, [("messages", ["arrived late"])], "late-task")
+
+    report = migrate.run(source, settings, lg_cli.opened, injecting(inject))
+
+    assert "; pending writes written during the move were carried over in 1 catch-up pass;" in (
+        report
+    ), report
+    assert comparable(export_of(settings)) == comparable(export_of(source))
+
+
 @pytest.mark.backends("postgres")
 def test_writers_that_never_stop_are_refused_then_resume_finishes(
     settings: Settings, fresh: Fresh, tmp_path: Path

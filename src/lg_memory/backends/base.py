@@ -47,6 +47,12 @@ class Backend:
         counts = Counter(t.config["configurable"]["thread_id"] for t in saver.list(None))
         return Stats(len(counts), sum(counts.values()), None)
 
+    def write_counts(self, saver: Saver) -> dict[str, int] | None:
+        """The pending writes of each thread's checkpoints, where the store counts them in one
+        query (None: it does not). A move compares them with what it moved, to find a thread
+        written to without a new checkpoint (the writes of a step that paused)."""
+        return None
+
     def threads(self, saver: Saver, limit: int | None) -> list[Thread]:
         """Threads, most recently updated first."""
         found: dict[str, Thread] = {}

@@ -373,6 +373,16 @@ class PostgresBackend(Backend):
             )
             return [Thread(r["thread_id"], r["n"], r["latest"]) for r in cur.fetchall()]
 
+    def write_counts(self, saver: Saver) -> dict[str, int] | None:
+        """Only writes of a checkpoint that exists: an export holds no others."""
+        assert isinstance(saver, PostgresSaver)
+        with saver._cursor() as cur:
+            cur.execute(
+                "SELECT w.thread_id, count(*) AS n FROM checkpoint_writes w JOIN checkpoints c "
+                "USING (thread_id, checkpoint_ns, checkpoint_id) GROUP BY w.thread_id"
+            )
+            return {r["thread_id"]: r["n"] for r in cur.fetchall()}
+
     def delete_checkpoint(self, saver: Saver, target: CheckpointTuple) -> None:
         assert isinstance(saver, PostgresSaver)
         c = target.config["configurable"]

@@ -236,6 +236,16 @@ class SqliteBackend(Backend):
             ).fetchall()
         return [Thread(*row) for row in rows]
 
+    def write_counts(self, saver: Saver) -> dict[str, int] | None:
+        """Only writes of a checkpoint that exists: an export holds no others."""
+        assert isinstance(saver, SqliteSaver)
+        with saver.cursor(transaction=False) as cur:
+            rows = cur.execute(
+                "SELECT w.thread_id, count(*) FROM writes w JOIN checkpoints c USING "
+                "(thread_id, checkpoint_ns, checkpoint_id) GROUP BY w.thread_id"
+            ).fetchall()
+        return dict(rows)
+
     def delete_checkpoint(self, saver: Saver, target: CheckpointTuple) -> None:
         assert isinstance(saver, SqliteSaver)
         c = target.config["configurable"]
